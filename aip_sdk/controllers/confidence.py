@@ -1,0 +1,50 @@
+"""Confidence gate in the spirit of DeepConf (Fu et al., 2025).
+
+DeepConf filters or stops reasoning traces by the model's own token log-prob confidence. Here the
+confidence is the probe's: the probability the model gives its top admissible action. A confident
+step gets the cheap allotment; a step below ``threshold`` is escalated to more samples and deeper
+reasoning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from aip_sdk.decision import Decision
+from aip_sdk.features import Features
+
+__all__ = ["ConfidenceGate"]
+
+
+@attrs.define
+class ConfidenceGate:
+    """Escalate ``k`` and ``depth`` when the probe's top-1 probability is below ``threshold``."""
+
+    threshold: float = attrs.field(default=0.6)
+    low_k: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    high_k: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    high_depth: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    name: str = attrs.field(default="conf", init=False)
+    needs_probe: bool = attrs.field(default=True, init=False)
+
+    @threshold.validator
+    def _check(self, _: attrs.Attribute[float], value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"threshold={value!r} must lie in [0, 1]")
+
+    @property
+    def spec(self) -> str:
+        return (
+            f"conf:threshold={self.threshold},low_k={self.low_k},high_k={self.high_k},"
+            f"high_depth={self.high_depth}"
+        )
+
+    def decide(self, features: Features | None) -> Decision:
+        if features is not None and features.top1_prob >= self.threshold:
+            return Decision(k=self.low_k, depth=0)
+        return Decision(k=self.high_k, depth=self.high_depth)
+
+    def more(self, answers: Sequence[str]) -> int:
+        return 0

@@ -1,0 +1,143 @@
+"""The learned controller: a few-KB ONNX policy run with onnxruntime.
+
+The ONNX file carries, in its metadata, everything needed to use it: the feature schema version
+(``aip.feature_schema``), the decision table (``aip.decision_table``, JSON) and the training
+settings (``aip.alpha``, ``aip.beta``, ``aip.suites``, ``aip.model``). Input and output names are
+read from the graph. The policy outputs one logit per decision; the decision is their argmax,
+taken in numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from aip_sdk.decision import Decision, table_from_json
+from aip_sdk.errors import ControllerError, MissingDependencyError
+from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA, Features
+
+__all__ = ["DEFAULT_CONTROLLER_FILE", "LearnedController", "default_controller_path"]
+
+DEFAULT_CONTROLLER_FILE = "controller.onnx"
+META_SCHEMA = "aip.feature_schema"
+META_TABLE = "aip.decision_table"
+
+
+def default_controller_path() -> Path:
+    """The controller shipped inside the package (``aip_sdk/data/controller.onnx``)."""
+    return Path(str(resources.files("aip_sdk") / "data" / DEFAULT_CONTROLLER_FILE))
+
+
+@attrs.define
+class LearnedController:
+    """Run an exported controller on the step features.
+
+    Args:
+        path: the ``.onnx`` file; ``None`` uses the controller shipped in the package.
+        providers: onnxruntime execution providers (default CPU).
+        threads: intra-op threads (1 is fastest for a model this small).
+
+    Raises:
+        ControllerError: the file is missing or malformed, or its schema or input width does not
+            match this SDK's features.
+        MissingDependencyError: onnxruntime is not installed.
+    """
+
+    path: Path = attrs.field(converter=lambda p: Path(p) if p is not None else default_controller_path(), default=None)
+    providers: Sequence[str] = ("CPUExecutionProvider",)
+    threads: int = 1
+    name: str = attrs.field(default="learned", init=False)
+    needs_probe: bool = attrs.field(default=True, init=False)
+    metadata: dict[str, str] = attrs.field(factory=dict, init=False)
+    table: tuple[Decision, ...] = attrs.field(default=(), init=False)
+    _session: Any = attrs.field(default=None, init=False, repr=False)
+    _input: str = attrs.field(default="", init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - core dependency
+            raise MissingDependencyError("onnxruntime", purpose="run a learned controller") from exc
+        if not self.path.is_file():
+            raise ControllerError(
+                f"controller file {str(self.path)!r} does not exist; train one with "
+                f"'aip-sdk train-controller' or pass an existing .onnx path"
+            )
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(self.path), opts, providers=list(self.providers))
+        except Exception as exc:  # onnxruntime raises its own hierarchy
+            raise ControllerError(
+                f"controller file {str(self.path)!r} is not a loadable ONNX model: {exc}"
+            ) from exc
+        meta = dict(session.get_modelmeta().custom_metadata_map)
+        schema = meta.get(META_SCHEMA)
+        if schema != FEATURE_SCHEMA:
+            raise ControllerError(
+                f"controller {str(self.path)!r} was trained on feature schema {schema!r} but this "
+                f"SDK computes {FEATURE_SCHEMA!r}; retrain it with 'aip-sdk train-controller'"
+            )
+        if META_TABLE not in meta:
+            raise ControllerError(
+                f"controller {str(self.path)!r} has no {META_TABLE!r} metadata; export it with "
+                f"'aip-sdk train-controller'"
+            )
+        inputs = session.get_inputs()
+        if len(inputs) != 1:
+            raise ControllerError(f"controller {str(self.path)!r} must have exactly one input")
+        width = inputs[0].shape[-1]
+        if isinstance(width, int) and width != len(FEATURE_NAMES):
+            raise ControllerError(
+                f"controller {str(self.path)!r} expects {width} features but schema "
+                f"{FEATURE_SCHEMA!r} has {len(FEATURE_NAMES)}"
+            )
+        self.table = table_from_json(meta[META_TABLE])
+        n_out = session.get_outputs()[0].shape[-1]
+        if isinstance(n_out, int) and n_out != len(self.table):
+            raise ControllerError(
+                f"controller {str(self.path)!r} outputs {n_out} logits for a decision table of "
+                f"{len(self.table)}"
+            )
+        self.metadata = meta
+        self._session = session
+        self._input = inputs[0].name
+
+    @property
+    def spec(self) -> str:
+        if self.path == default_controller_path():
+            return "learned"
+        return f"learned:{self.path}"
+
+    def logits(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Raw policy logits for a batch of feature rows."""
+        arr = np.asarray(x, dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.shape[-1] != len(FEATURE_NAMES):
+            raise ControllerError(
+                f"got {arr.shape[-1]} features, the controller expects {len(FEATURE_NAMES)} "
+                f"({FEATURE_SCHEMA})"
+            )
+        out: np.ndarray[Any, Any] = self._session.run(None, {self._input: arr})[0]
+        return out
+
+    def decide(self, features: Features | None) -> Decision:
+        if features is None:
+            raise ControllerError("the learned controller needs features; enable the probe")
+        if features.schema != FEATURE_SCHEMA:
+            raise ControllerError(
+                f"features of schema {features.schema!r} given to a controller of {FEATURE_SCHEMA!r}"
+            )
+        return self.table[int(np.argmax(self.logits(features.as_array())[0]))]
+
+    def more(self, answers: Sequence[str]) -> int:
+        return 0
+
+

@@ -1,0 +1,90 @@
+"""Strategy spec strings: ``name[:key=value,...]``, usable everywhere a controller is asked for.
+
+Examples: ``fixed:k=4,depth=1``, ``sc:k=8``, ``ac:threshold=0.95,max=16``, ``esc:window=4,max=16``,
+``conf:threshold=0.6``, ``learned``, ``learned:path/to/controller.onnx``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from aip_sdk.controllers.adaptive import AdaptiveConsistency, EarlyStoppingSC
+from aip_sdk.controllers.base import Controller
+from aip_sdk.controllers.confidence import ConfidenceGate
+from aip_sdk.controllers.fixed import FixedController, SelfConsistency
+from aip_sdk.errors import ConfigError
+
+__all__ = ["STRATEGIES", "make_controller", "parse_spec"]
+
+
+def _learned(path: str | None = None, **kw: Any) -> Controller:
+    from aip_sdk.controllers.learned import LearnedController
+
+    return LearnedController(path, **kw)
+
+
+STRATEGIES: dict[str, Callable[..., Controller]] = {
+    "fixed": FixedController,
+    "sc": SelfConsistency,
+    "ac": AdaptiveConsistency,
+    "esc": EarlyStoppingSC,
+    "conf": ConfidenceGate,
+    "learned": _learned,
+}
+
+
+def _value(text: str) -> int | float | str:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``name:key=value,...`` into the name and its keyword arguments.
+
+    ``learned:some/path.onnx`` (a value without ``=``) is read as ``path=some/path.onnx``.
+    """
+    name, _, rest = spec.strip().partition(":")
+    kwargs: dict[str, Any] = {}
+    if rest:
+        if "=" not in rest.split(",")[0]:
+            kwargs["path"] = rest
+        else:
+            for part in rest.split(","):
+                key, eq, val = part.partition("=")
+                if not eq or not key.strip():
+                    raise ConfigError(
+                        f"strategy spec {spec!r}: {part!r} is not key=value; "
+                        f"write e.g. 'fixed:k=4,depth=1'"
+                    )
+                kwargs[key.strip()] = _value(val.strip())
+    return name, kwargs
+
+
+def make_controller(spec: str | Controller) -> Controller:
+    """Build a controller from a spec string (a controller object is returned as is).
+
+    Raises:
+        ConfigError: unknown strategy name (with the closest one) or a bad parameter.
+    """
+    if not isinstance(spec, str):
+        return spec
+    name, kwargs = parse_spec(spec)
+    factory = STRATEGIES.get(name)
+    if factory is None:
+        close = difflib.get_close_matches(name, list(STRATEGIES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown strategy {name!r} in spec {spec!r} (known: {', '.join(STRATEGIES)}){hint}"
+        )
+    try:
+        return factory(**kwargs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"strategy spec {spec!r} has a bad parameter: {exc}") from exc

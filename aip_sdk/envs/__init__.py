@@ -1,0 +1,1 @@
+"""Text environments and suites (need the ``envs`` extra: gymnasium, minigrid, pyyaml)."""

@@ -1,0 +1,68 @@
+"""Suites: named, enumerable, seedable sets of tasks, each read from a data path."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from typing import Any, Protocol
+
+import attrs
+
+from aip_sdk.errors import ConfigError
+
+__all__ = ["SUITES", "Suite", "Task", "load_suite"]
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """One task of a suite: its id (as given to ``--task``), split and difficulty label."""
+
+    suite: str
+    task_id: str
+    split: str
+    difficulty: str
+
+
+class Suite(Protocol):
+    """A named set of tasks; ``make`` builds the environment of one task."""
+
+    name: str
+    splits: tuple[str, ...]
+    default_split: str
+
+    def tasks(self, split: str | None = None) -> list[Task]: ...
+
+    def make(self, task_id: str, split: str | None = None, **options: Any) -> Any: ...
+
+
+SUITES = {
+    "blocksworld": "aip_sdk.envs.blocksworld:BlocksworldSuite",
+    "grid": "aip_sdk.envs.grid:GridSuite",
+}
+
+
+def load_suite(name: str, data: str | os.PathLike[str] | None = None) -> Suite:
+    """Build the suite ``name`` reading from ``data`` (or the default data folder).
+
+    Raises:
+        ConfigError: no suite has that name (the message suggests the closest).
+        MissingDependencyError: the suite's packages are not installed.
+    """
+    target = SUITES.get(name)
+    if target is None:
+        close = difflib.get_close_matches(name, list(SUITES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown suite {name!r} (known: {', '.join(SUITES)}){hint}")
+    module, _, cls = target.partition(":")
+    suite: Suite = getattr(importlib.import_module(module), cls)(data=data)
+    return suite
+
+
+def check_split(suite: Suite, split: str | None) -> str:
+    chosen = split or suite.default_split
+    if chosen not in suite.splits:
+        raise ConfigError(
+            f"suite {suite.name!r} has no split {chosen!r}; choose one of {', '.join(suite.splits)}"
+        )
+    return chosen

@@ -1,0 +1,102 @@
+"""The policy carries a decision out: it draws the candidates and aggregates them into one action.
+
+Depth 0 draws ``k`` constrained choices among the admissible actions in one backend call (the
+samples share the prompt's KV cache and are decoded together). Depth ``d > 0`` first samples ``k``
+short reasoning texts of at most ``reasoning_budgets[d]`` tokens, then one constrained choice after
+each; all of them reuse the evaluated prompt.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import attrs
+import numpy as np
+
+from aip_sdk.backend import Backend
+from aip_sdk.cost import Cost
+from aip_sdk.features import Probe, make_probe
+from aip_sdk.observation import Observation
+from aip_sdk.prompts import ACTION_CUE, THOUGHT_CUE, choice_messages
+from aip_sdk.records import Candidate
+
+__all__ = ["DEFAULT_REASONING_BUDGETS", "Policy", "aggregate"]
+
+DEFAULT_REASONING_BUDGETS: Mapping[int, int] = {1: 24, 2: 64}
+
+
+def aggregate(
+    candidates: Sequence[Candidate], probe: Probe | None = None
+) -> tuple[str, dict[str, int]]:
+    """Majority vote; ties go to the higher summed log-prob (the probe's, when there is one)."""
+    votes = Counter(c.action for c in candidates)
+    best_lp: dict[str, float] = {}
+    for c in candidates:
+        best_lp[c.action] = max(best_lp.get(c.action, -np.inf), c.logprob)
+    if probe is not None:
+        best_lp = {a: probe.logprobs[probe.actions.index(a)] for a in votes}
+    action = max(votes, key=lambda a: (votes[a], best_lp[a]))
+    return action, dict(votes)
+
+
+@attrs.define
+class Policy:
+    """Draws candidate actions for one observation from a backend."""
+
+    backend: Backend
+    temperature: float = 0.7
+    reasoning_budgets: Mapping[int, int] = attrs.field(
+        factory=lambda: dict(DEFAULT_REASONING_BUDGETS)
+    )
+
+    def prompt(self, obs: Observation, history: Sequence[str]) -> str:
+        """The rendered choice prompt (the probe and depth-0 samples continue it directly)."""
+        return self.backend.render_chat(choice_messages(obs, history))
+
+    def probe(self, obs: Observation, history: Sequence[str]) -> tuple[Probe, Cost]:
+        """Score every admissible action once: the cheap first look at the step."""
+        res = self.backend.score(self.prompt(obs, history), obs.actions)
+        return make_probe(obs.actions, res.logprobs, res.token_counts), res.cost
+
+    def draw(
+        self,
+        obs: Observation,
+        history: Sequence[str],
+        *,
+        n: int,
+        depth: int,
+        seed: int,
+    ) -> tuple[list[Candidate], Cost]:
+        """Draw ``n`` candidates at ``depth``."""
+        prompt = self.prompt(obs, history)
+        if depth <= 0:
+            res = self.backend.sample(
+                prompt, n=n, temperature=self.temperature, seed=seed, choices=obs.actions
+            )
+            return [Candidate(action=c.text, logprob=c.logprob) for c in res.completions], res.cost
+        budget = self.reasoning_budgets.get(depth, max(self.reasoning_budgets.values()))
+        head = prompt + THOUGHT_CUE
+        thoughts = self.backend.sample(
+            head,
+            n=n,
+            max_tokens=budget,
+            temperature=self.temperature,
+            seed=seed,
+            stop=("Action:", "\n\n"),
+        )
+        cost = thoughts.cost
+        out: list[Candidate] = []
+        for i, t in enumerate(thoughts.completions):
+            text = t.text.strip()
+            pick = self.backend.sample(
+                head + " " + text + ACTION_CUE,
+                n=1,
+                temperature=self.temperature,
+                seed=seed + 7919 * (i + 1),
+                choices=obs.actions,
+            )
+            cost = cost + pick.cost
+            c = pick.completions[0]
+            out.append(Candidate(action=c.text, logprob=c.logprob, reasoning=text))
+        return out, cost

@@ -1,0 +1,105 @@
+"""What a plan leaves behind: one :class:`StepRecord` per step and a :class:`PlanResult`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from aip_sdk.cost import Cost
+from aip_sdk.decision import Decision
+from aip_sdk.features import Features
+
+__all__ = ["Candidate", "PlanResult", "StepRecord"]
+
+
+@attrs.frozen(kw_only=True)
+class Candidate:
+    """One drawn candidate action.
+
+    Attributes:
+        action: the admissible action it chose.
+        logprob: the model's log-probability of the action's tokens.
+        reasoning: the reasoning text that preceded the choice (empty at depth 0).
+    """
+
+    action: str
+    logprob: float
+    reasoning: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class StepRecord:
+    """Everything about one step: what the controller saw and decided, what was drawn, the cost.
+
+    Attributes:
+        index: step number, from 0.
+        features: the controller's input (``None`` when the controller needs no probe).
+        decision: the allotment actually spent (for sequential rules, ``k`` = samples drawn).
+        candidates: every candidate drawn.
+        action: the chosen action (majority vote, ties broken by log-prob).
+        votes: how many candidates chose each action.
+        cost: the step's compute, probe included.
+        feedback: what the environment said after the action (filled by ``plan``).
+    """
+
+    index: int
+    features: Features | None
+    decision: Decision
+    candidates: tuple[Candidate, ...]
+    action: str
+    votes: dict[str, int]
+    cost: Cost
+    feedback: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "features": self.features.as_dict() if self.features else None,
+            "decision": self.decision.to_dict(),
+            "candidates": [attrs.asdict(c) for c in self.candidates],
+            "action": self.action,
+            "votes": dict(self.votes),
+            "cost": self.cost.to_dict(),
+            "feedback": self.feedback,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class PlanResult:
+    """The outcome of one episode.
+
+    Attributes:
+        actions: the actions taken, in order.
+        success: the environment reports the goal reached.
+        quality: in [0, 1]; the environment's quality (optimal / taken steps on success).
+        steps: the step records.
+        cost: total compute.
+        stop_reason: ``success``, ``terminated``, ``truncated``, ``max_steps`` or ``budget``.
+        optimal_steps: the optimal plan length when the environment knows it.
+        model: the backend's model name.
+        controller: the controller's spec.
+    """
+
+    actions: tuple[str, ...]
+    success: bool
+    quality: float
+    steps: tuple[StepRecord, ...]
+    cost: Cost
+    stop_reason: str
+    optimal_steps: int | None = None
+    model: str = ""
+    controller: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "controller": self.controller,
+            "success": self.success,
+            "quality": self.quality,
+            "stop_reason": self.stop_reason,
+            "optimal_steps": self.optimal_steps,
+            "actions": list(self.actions),
+            "cost": self.cost.to_dict(),
+            "steps": [s.to_dict() for s in self.steps],
+        }
