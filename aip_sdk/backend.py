@@ -129,7 +129,9 @@ class Backend(Protocol):
         """Log-probability of each continuation after ``prompt``, evaluating the prompt once."""
         ...
 
-    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True) -> str:
+    def render_chat(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
         """Render chat messages with the model's own chat template."""
         ...
 

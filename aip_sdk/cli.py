@@ -39,12 +39,21 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--suite", default="blocksworld", show_default=True, help="Suite to draw the task from.")
-@click.option("--data", type=click.Path(file_okay=False), default=None, help="The suite's data folder.")
+@click.option(
+    "--suite", default="blocksworld", show_default=True, help="Suite to draw the task from."
+)
+@click.option(
+    "--data", type=click.Path(file_okay=False), default=None, help="The suite's data folder."
+)
 @click.option("--split", default=None, help="Instance set within the suite (default: the suite's).")
 @click.option("--task", "task_id", default=None, help="Task id (default: the split's first task).")
-@click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None,
-              help="GGUF model file (default: the embedded SmolLM2-135M-Instruct).")
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    envvar="AIP_SDK_MODEL",
+    default=None,
+    help="GGUF model file (default: the embedded SmolLM2-135M-Instruct).",
+)
 @click.option("--backend", "backend_name", default="llamacpp", show_default=True)
 @click.option("--controller", default=None, help="Strategy spec, e.g. 'ac:threshold=0.95'.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit.")
@@ -88,12 +97,13 @@ def plan(
     click.echo(f"{suite} task {task_id} · model {result.model} · controller {result.controller}")
     for rec in result.steps:
         mark = "" if not rec.feedback.startswith("Cannot") else "  (rejected)"
-        click.echo(f"  {rec.index + 1:>2}. [k={rec.decision.k} depth={rec.decision.depth}] {rec.action}{mark}")
+        d = rec.decision
+        click.echo(f"  {rec.index + 1:>2}. [k={d.k} depth={d.depth}] {rec.action}{mark}")
     c = result.cost
     opt = f", optimal {result.optimal_steps}" if result.optimal_steps is not None else ""
     click.echo(
-        f"{'success' if result.success else 'failure'} ({result.stop_reason}) in {len(result.steps)} "
-        f"steps{opt}; quality {result.quality:.2f}"
+        f"{'success' if result.success else 'failure'} ({result.stop_reason}) in "
+        f"{len(result.steps)} steps{opt}; quality {result.quality:.2f}"
     )
     click.echo(
         f"cost: {c.llm_calls} LM calls, {c.prompt_tokens} prompt tokens evaluated "

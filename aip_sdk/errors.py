@@ -45,9 +45,7 @@ class MissingDependencyError(AipError, ImportError):
 
     def __init__(self, package: str, *, extra: str | None = None, purpose: str = "") -> None:
         self.package = package
-        self.pip_command = (
-            f"pip install 'aip-sdk[{extra}]'" if extra else f"pip install {package}"
-        )
+        self.pip_command = f"pip install 'aip-sdk[{extra}]'" if extra else f"pip install {package}"
         why = f" to {purpose}" if purpose else ""
         super().__init__(f"{package} is needed{why} but is not installed; run: {self.pip_command}")
 
@@ -78,7 +76,7 @@ class ContextOverflowError(BackendError):
         )
 
 
-class EnvironmentError_(AipError):  # noqa: N801 - avoid shadowing the builtin EnvironmentError
+class EnvironmentError_(AipError):
     """Raised when an environment cannot be built or stepped (a browser died, a game broke)."""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -10,6 +10,10 @@ import attrs
 from aip_sdk.errors import ConfigError
 
 __all__ = ["Observation"]
+
+
+def _str_tuple(xs: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(x) for x in xs)
 
 
 @attrs.frozen(kw_only=True)
@@ -27,7 +31,7 @@ class Observation:
 
     text: str
     goal: str = ""
-    actions: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    actions: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
 
     @classmethod
     def from_env(cls, obs: Observation | Mapping[str, Any] | str) -> Observation:

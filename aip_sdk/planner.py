@@ -61,7 +61,7 @@ class Planner:
 
     backend: Backend
     controller: Controller = attrs.field(
-        default=DEFAULT_CONTROLLER_SPEC, converter=make_controller
+        factory=lambda: make_controller(DEFAULT_CONTROLLER_SPEC), converter=make_controller
     )
     temperature: float = 0.7
     reasoning_budgets: Mapping[int, int] = attrs.field(

@@ -90,9 +90,7 @@ def get_backend_class(name: str) -> type[Any]:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         installed = ", ".join(known) or "none"
-        raise BackendNotFoundError(
-            f"no backend named {name!r} (installed: {installed}){hint}"
-        )
+        raise BackendNotFoundError(f"no backend named {name!r} (installed: {installed}){hint}")
     if not isinstance(target, str):
         return target
     module_name, _, attr = target.partition(":")

@@ -15,7 +15,14 @@ from typing import Any
 
 import attrs
 
-from aip_sdk.backend import Backend, Capabilities, ChatMessage, Completion, SampleResult, ScoreResult
+from aip_sdk.backend import (
+    Backend,
+    Capabilities,
+    ChatMessage,
+    Completion,
+    SampleResult,
+    ScoreResult,
+)
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError
 
@@ -35,7 +42,9 @@ class ScriptedBackend:
     whitespace-separated word, and each call reports that cost.
     """
 
-    samples: collections.deque[str] = attrs.field(factory=collections.deque, converter=collections.deque)
+    samples: collections.deque[str] = attrs.field(
+        factory=collections.deque, converter=collections.deque
+    )
     scores: dict[str, float] = attrs.field(factory=dict)
     name: str = "scripted"
     capabilities: Capabilities = attrs.field(
@@ -74,20 +83,34 @@ class ScriptedBackend:
     ) -> SampleResult:
         self._check()
         self.requests.append(
-            ("sample", {"prompt": prompt, "n": n, "max_tokens": max_tokens, "seed": seed,
-                        "stop": tuple(stop), "choices": tuple(choices) if choices else None})
+            (
+                "sample",
+                {
+                    "prompt": prompt,
+                    "n": n,
+                    "max_tokens": max_tokens,
+                    "seed": seed,
+                    "stop": tuple(stop),
+                    "choices": tuple(choices) if choices else None,
+                },
+            )
         )
         out = []
         for _ in range(n):
-            if self.samples:
-                text = self.samples.popleft()
-            else:
-                text = choices[0] if choices else ""
+            fallback = choices[0] if choices else ""
+            text = self.samples.popleft() if self.samples else fallback
             if choices is not None and text not in choices:
-                raise BackendError(f"scripted output {text!r} is not one of the choices {choices!r}")
+                raise BackendError(
+                    f"scripted output {text!r} is not one of the choices {choices!r}"
+                )
             words = text.split() or [""]
-            out.append(Completion(text=text, token_ids=tuple(range(len(words))),
-                                  token_logprobs=tuple(-0.1 for _ in words)))
+            out.append(
+                Completion(
+                    text=text,
+                    token_ids=tuple(range(len(words))),
+                    token_logprobs=tuple(-0.1 for _ in words),
+                )
+            )
         gen = sum(len(c.token_ids) for c in out)
         cost = Cost(llm_calls=1, prompt_tokens=self.count_tokens(prompt), generated_tokens=gen)
         return SampleResult(completions=tuple(out), cost=cost)
@@ -100,7 +123,9 @@ class ScriptedBackend:
         cost = Cost(llm_calls=1, prompt_tokens=self.count_tokens(prompt) + sum(counts))
         return ScoreResult(logprobs=lps, token_counts=counts, cost=cost)
 
-    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True) -> str:
+    def render_chat(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
         text = "".join(f"[{m['role']}] {m['content']}\n" for m in messages)
         return text + ("[assistant] " if add_generation_prompt else "")
 
@@ -122,15 +147,21 @@ def check_backend(backend: Backend, *, seed: int = 1234) -> None:
     """
     caps = backend.capabilities
     assert isinstance(caps, Capabilities), "capabilities must be a Capabilities instance"
-    assert isinstance(backend.model_name, str) and backend.model_name, "model_name must be a non-empty str"
+    assert isinstance(backend.model_name, str) and backend.model_name, (
+        "model_name must be a non-empty str"
+    )
     assert backend.n_ctx > 0, "n_ctx must be positive"
     prompt = backend.render_chat([{"role": "user", "content": "Name a colour."}])
-    assert isinstance(prompt, str) and "Name a colour." in prompt, "render_chat must keep the content"
+    assert isinstance(prompt, str) and "Name a colour." in prompt, (
+        "render_chat must keep the content"
+    )
     assert backend.count_tokens("one two three") > 0, "count_tokens must count"
     a = backend.sample(prompt, n=3, max_tokens=8, temperature=0.9, seed=seed)
     b = backend.sample(prompt, n=3, max_tokens=8, temperature=0.9, seed=seed)
     assert len(a.completions) == 3, "sample must return n completions"
-    assert [c.text for c in a.completions] == [c.text for c in b.completions], "same seed must give same samples"
+    assert [c.text for c in a.completions] == [c.text for c in b.completions], (
+        "same seed must give same samples"
+    )
     for c in a.completions:
         assert len(c.token_ids) == len(c.token_logprobs), "one log-prob per token"
         assert all(lp <= 1e-6 for lp in c.token_logprobs), "log-probs must be <= 0"
@@ -140,10 +171,14 @@ def check_backend(backend: Backend, *, seed: int = 1234) -> None:
     if caps.can_constrain:
         choices = ["red", "green light", "blue sky today"]
         res = backend.sample(prompt, n=6, temperature=1.0, seed=seed, choices=choices)
-        assert all(c.text in choices for c in res.completions), "constrained samples must be choices"
+        assert all(c.text in choices for c in res.completions), (
+            "constrained samples must be choices"
+        )
     if caps.can_score:
         sc = backend.score(prompt, ["Red.", "Red. Red. Red. Red. zebra quantum"])
-        assert len(sc.logprobs) == 2 and len(sc.token_counts) == 2, "score must answer per continuation"
+        assert len(sc.logprobs) == 2 and len(sc.token_counts) == 2, (
+            "score must answer per continuation"
+        )
         assert all(lp <= 1e-6 for lp in sc.logprobs), "scores must be log-probs"
         assert sc.cost.llm_calls == 1, "score must report its cost"
     if caps.reuses_prefix:

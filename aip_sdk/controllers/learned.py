@@ -9,6 +9,7 @@ taken in numpy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,10 @@ def default_controller_path() -> Path:
     return Path(str(resources.files("aip_sdk") / "data" / DEFAULT_CONTROLLER_FILE))
 
 
+def _as_path(p: str | os.PathLike[str] | None) -> Path:
+    return Path(p) if p is not None else default_controller_path()
+
+
 @attrs.define
 class LearnedController:
     """Run an exported controller on the step features.
@@ -48,7 +53,7 @@ class LearnedController:
         MissingDependencyError: onnxruntime is not installed.
     """
 
-    path: Path = attrs.field(converter=lambda p: Path(p) if p is not None else default_controller_path(), default=None)
+    path: Path = attrs.field(converter=_as_path, default=None)
     providers: Sequence[str] = ("CPUExecutionProvider",)
     threads: int = 1
     name: str = attrs.field(default="learned", init=False)
@@ -133,11 +138,10 @@ class LearnedController:
             raise ControllerError("the learned controller needs features; enable the probe")
         if features.schema != FEATURE_SCHEMA:
             raise ControllerError(
-                f"features of schema {features.schema!r} given to a controller of {FEATURE_SCHEMA!r}"
+                f"features of schema {features.schema!r} given to a controller of "
+                f"{FEATURE_SCHEMA!r}"
             )
         return self.table[int(np.argmax(self.logits(features.as_array())[0]))]
 
     def more(self, answers: Sequence[str]) -> int:
         return 0
-
-

@@ -52,7 +52,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     name, _, rest = spec.strip().partition(":")
     kwargs: dict[str, Any] = {}
     if rest:
-        if "=" not in rest.split(",")[0]:
+        if name == "learned" and "=" not in rest:
             kwargs["path"] = rest
         else:
             for part in rest.split(","):

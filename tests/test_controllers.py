@@ -1,0 +1,152 @@
+"""Each controller's decisions on crafted inputs, the spec strings, and the learned ONNX path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aip_sdk import ConfigError, ControllerError, Decision, Features, make_controller
+from aip_sdk.controllers import (
+    AdaptiveConsistency,
+    ConfidenceGate,
+    EarlyStoppingSC,
+    FixedController,
+    beta_stop_probability,
+)
+from aip_sdk.decision import DEFAULT_DECISION_TABLE, table_to_json
+from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
+
+
+def run_sequential(ctrl, answers):
+    """Feed ``answers`` to a sequential rule the way the Planner does; return how many it drew."""
+    drawn: list[str] = []
+    want = ctrl.decide(None).k
+    it = iter(answers)
+    while want:
+        drawn += [next(it) for _ in range(want)]
+        want = ctrl.more(drawn)
+    return len(drawn)
+
+
+def test_beta_stop_probability_matches_the_closed_form():
+    assert beta_stop_probability(4, 0) == pytest.approx(1 - 0.5**5)
+    assert beta_stop_probability(3, 0) == pytest.approx(1 - 0.5**4)
+    assert beta_stop_probability(2, 2) == pytest.approx(0.5)
+
+
+def test_ac_stops_after_four_unanimous_answers():
+    assert run_sequential(AdaptiveConsistency(threshold=0.95, max=16), ["a"] * 16) == 4
+
+
+def test_ac_keeps_sampling_on_alternating_answers_until_the_cap():
+    assert run_sequential(AdaptiveConsistency(threshold=0.95, max=16), ["a", "b"] * 8) == 16
+
+
+def test_esc_stops_on_a_unanimous_window():
+    esc = EarlyStoppingSC(window=4, max=16)
+    assert run_sequential(esc, ["a"] * 16) == 4
+    assert run_sequential(esc, ["a", "b", "a", "a"] + ["b"] * 4 + ["c"] * 8) == 8
+    assert run_sequential(esc, ["a", "b"] * 8) == 16
+
+
+def test_fixed_and_sc_draw_k_at_once():
+    assert FixedController(k=4, depth=1).decide(None) == Decision(k=4, depth=1)
+    assert run_sequential(make_controller("sc:k=8"), ["a"] * 8) == 8
+
+
+def test_conf_escalates_below_the_threshold():
+    gate = ConfidenceGate(threshold=0.6)
+    sure = Features(values=(0.9, 0.8, 0.1, 0.3, 0, 0, 0, 0, -0.05))
+    unsure = Features(values=(0.4, 0.1, 0.9, 0.3, 0, 0, 0, 0, -0.3))
+    assert gate.decide(sure) == Decision(k=1, depth=0)
+    assert gate.decide(unsure) == Decision(k=8, depth=1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "cls", "attrs_"),
+    [
+        ("fixed:k=4,depth=1", FixedController, {"k": 4, "depth": 1}),
+        ("ac:threshold=0.9,max=8", AdaptiveConsistency, {"threshold": 0.9, "max": 8}),
+        ("esc:window=2,max=16", EarlyStoppingSC, {"window": 2, "max": 16}),
+        ("conf:threshold=0.5", ConfidenceGate, {"threshold": 0.5}),
+    ],
+)
+def test_specs_build_the_right_controller(spec, cls, attrs_):
+    ctrl = make_controller(spec)
+    assert isinstance(ctrl, cls)
+    for k, v in attrs_.items():
+        assert getattr(ctrl, k) == v
+    assert make_controller(ctrl.spec) == ctrl  # the spec round-trips
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("fixd:k=1", "did you mean 'fixed'"),
+        ("fixed:k", "not key=value"),
+        ("fixed:k=0", "bad parameter"),
+        ("ac:threshold=1.5", "bad parameter"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        make_controller(spec)
+
+
+def _tiny_controller(path, *, schema=FEATURE_SCHEMA, width=len(FEATURE_NAMES), prefer=4):
+    """A 1-layer ONNX policy whose logits favour decision ``prefer`` when feature 0 is low."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    n_out = len(DEFAULT_DECISION_TABLE)
+    w = np.zeros((width, n_out), dtype=np.float32)
+    b = np.zeros(n_out, dtype=np.float32)
+    w[0, 0] = 10.0  # confident -> decision 0 (k=1, depth=0)
+    b[prefer] = 5.0
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["features", "W", "B"], ["logits"])],
+        "policy",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, width])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, n_out])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in {
+        "aip.feature_schema": schema,
+        "aip.decision_table": table_to_json(DEFAULT_DECISION_TABLE),
+    }.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return path
+
+
+def test_learned_controller_round_trip(tmp_path):
+    path = _tiny_controller(tmp_path / "c.onnx", prefer=8)
+    ctrl = make_controller(f"learned:{path}")
+    assert ctrl.table == DEFAULT_DECISION_TABLE
+    confident = Features(values=(0.95, 0.9, 0.1, 0.3, 0, 0, 0, 0, -0.01))
+    unsure = Features(values=(0.2, 0.0, 1.0, 0.3, 0, 0, 0, 0, -0.5))
+    assert ctrl.decide(confident) == DEFAULT_DECISION_TABLE[0]
+    assert ctrl.decide(unsure) == DEFAULT_DECISION_TABLE[8]
+    assert path.stat().st_size < 64 * 1024
+
+
+def test_learned_controller_refuses_another_schema(tmp_path):
+    path = _tiny_controller(tmp_path / "old.onnx", schema="aip-features/0")
+    with pytest.raises(ControllerError, match=r"aip-features/0.*aip-features/1"):
+        make_controller(f"learned:{path}")
+
+
+def test_learned_controller_refuses_a_wrong_input_width(tmp_path):
+    path = _tiny_controller(tmp_path / "wide.onnx", width=12)
+    with pytest.raises(ControllerError, match="expects 12 features"):
+        make_controller(f"learned:{path}")
+
+
+def test_learned_controller_refuses_a_malformed_file(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx at all")
+    with pytest.raises(ControllerError, match="bad.onnx"):
+        make_controller(f"learned:{bad}")

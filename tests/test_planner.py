@@ -1,0 +1,86 @@
+"""The Planner's logic on the scripted fake backend: votes, stopping rules, ledger, records."""
+
+from __future__ import annotations
+
+import pytest
+
+from aip_sdk import ConfigError, Cost, Decision, Planner
+from aip_sdk.testing import ScriptedBackend
+
+OBS = {"text": "You are in a room.", "goal": "leave", "actions": ("open door", "wait", "sing")}
+
+
+def test_majority_vote_wins():
+    b = ScriptedBackend(samples=["wait", "open door", "open door", "sing"])
+    rec = Planner(backend=b, controller="fixed:k=4,depth=0").act(OBS)
+    assert rec.action == "open door"
+    assert rec.votes == {"wait": 1, "open door": 2, "sing": 1}
+    assert rec.decision == Decision(k=4, depth=0)
+    assert len(b.requests) == 1 and b.requests[0][1]["n"] == 4  # drawn in one call
+
+
+def test_ties_are_broken_by_the_probe_logprob():
+    b = ScriptedBackend(samples=["wait", "sing"], scores={"sing": -1.0, "wait": -3.0})
+    rec = Planner(backend=b, controller="conf:threshold=0.99,high_k=2,high_depth=0").act(OBS)
+    assert rec.votes == {"wait": 1, "sing": 1}
+    assert rec.action == "sing"
+    assert rec.features is not None and rec.features.top1_prob < 0.99
+
+
+def test_ac_stops_early_and_the_ledger_shows_it():
+    b = ScriptedBackend(samples=["wait"] * 16)
+    p = Planner(backend=b, controller="ac:threshold=0.95,max=16,depth=0")
+    rec = p.act(OBS)
+    assert rec.decision.k == 4
+    assert rec.cost.llm_calls == 4  # one backend call per sample
+    assert len(b.samples) == 12
+
+
+def test_depth_one_reasons_before_choosing():
+    b = ScriptedBackend(samples=["I should leave.", "open door"])
+    rec = Planner(backend=b, controller="fixed:k=1,depth=1").act(OBS)
+    assert rec.action == "open door"
+    assert rec.candidates[0].reasoning == "I should leave."
+    thought, choice = b.requests
+    assert thought[1]["choices"] is None and thought[1]["max_tokens"] == 24
+    assert choice[1]["choices"] == OBS["actions"]
+    assert "I should leave." in choice[1]["prompt"]
+
+
+def test_step_cost_is_the_sum_of_its_calls():
+    b = ScriptedBackend()
+    rec = Planner(backend=b, controller="conf:threshold=0.0").act(OBS)
+    assert rec.cost.llm_calls == 2  # probe + one draw
+    assert rec.cost == Cost.total([rec.cost])
+
+
+def test_observation_without_actions_is_a_clear_error():
+    with pytest.raises(ConfigError, match="no admissible actions"):
+        Planner(backend=ScriptedBackend()).act({"text": "x", "goal": "y", "actions": ()})
+
+
+def test_plan_runs_an_episode_and_keeps_every_step(blocksworld):
+    env = blocksworld.make("2", "basic_3")
+    plan = blocksworld.ground_truth_plan("2", "basic_3")
+    b = ScriptedBackend(samples=plan)
+    result = Planner(backend=b).plan(env, max_steps=20)
+    assert result.success and result.quality == 1.0
+    assert list(result.actions) == plan
+    assert result.stop_reason == "success"
+    assert len(result.steps) == len(plan) == result.optimal_steps
+    assert result.cost.llm_calls == len(plan)
+
+
+def test_budget_stops_the_plan_and_keeps_partial_steps(blocksworld):
+    env = blocksworld.make("3", "basic")
+    result = Planner(backend=ScriptedBackend()).plan(env, max_steps=30, budget_tokens=200)
+    assert result.stop_reason == "budget"
+    assert 0 < len(result.steps) < 30
+    assert result.cost.tokens >= 200
+
+
+def test_repr_is_short_and_informative():
+    assert (
+        repr(Planner(backend=ScriptedBackend()))
+        == "<Planner model='scripted' controller='fixed:k=1,depth=0'>"
+    )
