@@ -554,6 +554,13 @@ class LlamaCppBackend:
                 logprobs=tuple(totals), token_counts=tuple(len(c) for c in ctoks), cost=cost
             )
 
+    def reset_cache(self) -> None:
+        """Forget the cached prompt, so the next call evaluates its prompt in full."""
+        with self._lock:
+            self._check_open()
+            llama_cpp.llama_memory_clear(self._mem, True)
+            self._cached = []
+
     def close(self) -> None:
         """Free the context and batch (and the model, when this backend loaded it)."""
         with self._lock:
