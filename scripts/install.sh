@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install aip-sdk, the llama.cpp backend and the embedded default model on a fresh machine.
 #   bash scripts/install.sh          # the SDK, the envs and bench extras
-#   bash scripts/install.sh --dev    # the same plus the test and lint tools
+#   bash scripts/install.sh --dev    # plus ALFWorld, MiniWoB++ (with Debian chromium), test tools
 # llama-cpp-python has no wheel on PyPI for this platform, so it is built once from source
 # (about 10 minutes on 2 cores) and kept in $AIP_SDK_WHEELS (default ~/.cache/aip-sdk/wheels).
 # It is built without -march=native and without AMX: llama.cpp's AMX kernels crash on some
@@ -13,7 +13,15 @@ PY="${PYTHON:-python3}"
 LLAMA_VERSION="0.3.36"
 WHEELS="${AIP_SDK_WHEELS:-$HOME/.cache/aip-sdk/wheels}"
 EXTRAS="envs,bench"
-if [[ "${1:-}" == "--dev" ]]; then EXTRAS="envs,bench,dev"; fi
+DEV=0
+if [[ "${1:-}" == "--dev" ]]; then EXTRAS="envs,alfworld,miniwob,bench,dev"; DEV=1; fi
+
+# The MiniWoB++ suite drives Debian's headless Chromium (tests need it; so does --suite miniwob).
+if [[ "$DEV" == 1 ]] && ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
+  SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 
 mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then

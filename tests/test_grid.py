@@ -16,7 +16,14 @@ def grid():
 
 
 @pytest.mark.parametrize(
-    "task", ["Empty-5x5/1", "DoorKey-5x5/1", "SimpleCrossingS9N1/3", "MultiRoom-N2-S4/4", "DoorKey-6x6/1000"]
+    "task",
+    [
+        "Empty-5x5/1",
+        "DoorKey-5x5/1",
+        "SimpleCrossingS9N1/3",
+        "MultiRoom-N2-S4/4",
+        "DoorKey-6x6/1000",
+    ],
 )
 def test_bfs_path_reaches_the_goal_in_the_optimal_number_of_steps(grid, task):
     env = grid.make(task)
@@ -32,7 +39,7 @@ def test_bfs_path_reaches_the_goal_in_the_optimal_number_of_steps(grid, task):
 def test_turning_in_place_never_succeeds_and_truncates(grid):
     env = grid.make("Empty-5x5/1", max_steps=6)
     env.reset()
-    for i in range(6):
+    for _ in range(6):
         obs, reward, terminated, truncated, info = env.step("turn left")
         assert not info["success"] and reward == 0.0
     assert truncated and not terminated

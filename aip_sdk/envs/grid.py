@@ -97,7 +97,9 @@ class GridEnv(TextEnvBase):
             return True
         if obj == "wall":
             return False
-        return bool(obj.type == "goal" or (obj.type == "door" and obj.is_open) or obj.type == "floor")
+        return bool(
+            obj.type == "goal" or (obj.type == "door" and obj.is_open) or obj.type == "floor"
+        )
 
     # -- optimum ------------------------------------------------------------------------------
     def _bfs(self) -> int:
@@ -118,7 +120,14 @@ class GridEnv(TextEnvBase):
                     goal = (x, y)
         if goal is None:
             raise DataError(f"MiniGrid level {self.level!r} has no goal square")
-        start = (int(u.agent_pos[0]), int(u.agent_pos[1]), int(u.agent_dir), "", frozenset(), frozenset())
+        start: tuple[int, int, int, str, frozenset[Any], frozenset[Any]] = (
+            int(u.agent_pos[0]),
+            int(u.agent_pos[1]),
+            int(u.agent_dir),
+            "",
+            frozenset(),
+            frozenset(),
+        )
 
         def blocked(x: int, y: int, opened: frozenset[Any], taken: frozenset[Any]) -> bool:
             c = u.grid.get(x, y)
@@ -135,7 +144,10 @@ class GridEnv(TextEnvBase):
             if (x, y) == goal:
                 return n
             fx, fy = x + _DIRS[d][0], y + _DIRS[d][1]
-            nexts = [(x, y, (d - 1) % 4, key, opened, taken), (x, y, (d + 1) % 4, key, opened, taken)]
+            nexts = [
+                (x, y, (d - 1) % 4, key, opened, taken),
+                (x, y, (d + 1) % 4, key, opened, taken),
+            ]
             if 0 <= fx < u.width and 0 <= fy < u.height and not blocked(fx, fy, opened, taken):
                 nexts.append((fx, fy, d, key, opened, taken))
             if (fx, fy) in keys and (fx, fy) not in taken and not key:
@@ -174,7 +186,11 @@ class GridEnv(TextEnvBase):
         ax, ay = int(u.agent_pos[0]), int(u.agent_pos[1])
         d = u.agent_dir
         around = []
-        for word, k in (("Ahead", d), ("To your left", (d - 1) % 4), ("To your right", (d + 1) % 4)):
+        for word, k in (
+            ("Ahead", d),
+            ("To your left", (d - 1) % 4),
+            ("To your right", (d + 1) % 4),
+        ):
             c = self._cell(ax + _DIRS[k][0], ay + _DIRS[k][1])
             around.append(f"{word} is {self._name(c)}.")
         things = []
@@ -202,9 +218,9 @@ class GridEnv(TextEnvBase):
             u = self._u
             if front.type == "key" and u.carrying is None:
                 acts.append(f"pick up the {front.color} key")
-            if front.type == "door" and not front.is_open:
-                if not front.is_locked or (u.carrying is not None and u.carrying.color == front.color):
-                    acts.append(f"open the {front.color} door")
+            has_key = u.carrying is not None and u.carrying.color == front.color
+            if front.type == "door" and not front.is_open and (not front.is_locked or has_key):
+                acts.append(f"open the {front.color} door")
         return acts
 
     def _execute(self, action: str) -> tuple[bool, bool, str]:
@@ -239,16 +255,22 @@ class GridEnv(TextEnvBase):
     def solve(self) -> list[str]:
         """A shortest action sequence from the current state (for tests and oracle labels)."""
         best: list[str] | None = None
-        frontier = collections.deque([(self.clone(), [])])
-        seen = set()
+        frontier: collections.deque[tuple[GridEnv, list[str]]] = collections.deque(
+            [(self.clone(), [])]
+        )
+        seen: set[Any] = set()
         while frontier:
             env, path = frontier.popleft()
             if env._success():
                 best = path
                 break
             u = env._u
-            key = (tuple(u.agent_pos), u.agent_dir, u.carrying is not None,
-                   tuple(np.asarray(u.grid.encode()).ravel().tolist()))
+            key = (
+                tuple(u.agent_pos),
+                u.agent_dir,
+                u.carrying is not None,
+                tuple(np.asarray(u.grid.encode()).ravel().tolist()),
+            )
             if key in seen:
                 continue
             seen.add(key)

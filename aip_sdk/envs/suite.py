@@ -27,9 +27,14 @@ class Task:
 class Suite(Protocol):
     """A named set of tasks; ``make`` builds the environment of one task."""
 
-    name: str
-    splits: tuple[str, ...]
-    default_split: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def splits(self) -> tuple[str, ...]: ...
+
+    @property
+    def default_split(self) -> str: ...
 
     def tasks(self, split: str | None = None) -> list[Task]: ...
 
@@ -39,6 +44,8 @@ class Suite(Protocol):
 SUITES = {
     "blocksworld": "aip_sdk.envs.blocksworld:BlocksworldSuite",
     "grid": "aip_sdk.envs.grid:GridSuite",
+    "alfworld": "aip_sdk.envs.alfworld:AlfworldSuite",
+    "miniwob": "aip_sdk.envs.miniwob:MiniWobSuite",
 }
 
 

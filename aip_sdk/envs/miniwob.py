@@ -1,0 +1,249 @@
+"""MiniWoB++ web tasks (the ``miniwob`` package) in headless Debian Chromium.
+
+Selenium is pointed at Debian's ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` through
+``MINIWOB_CHROME_BINARY`` / ``MINIWOB_CHROMEDRIVER`` (set here when unset) so that it never tries to
+download a driver. The page's episode timer (``core.EPISODE_MAX_TIME``) is raised so a slow model
+is not cut off. Actions are phrased over DOM elements: ``click <button> Submit``,
+``type 'kenda' into <input_text id=username>`` (the strings to type are MiniWoB's task fields).
+Success is ``raw_reward == 1``. One browser per environment, closed by ``close()`` and at
+interpreter exit; a browser that dies raises :class:`~aip_sdk.EnvironmentError_`, the episode is
+failed, and the next ``reset`` starts a new browser.
+
+Task ids are ``TASK/SEED`` (``click-button/1003``) or a bare task name (its split's first seed).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import weakref
+from typing import Any
+
+import attrs
+import gymnasium
+
+from aip_sdk.envs.base import TextEnvBase
+from aip_sdk.envs.suite import Task, check_split
+from aip_sdk.errors import ConfigError, EnvironmentError_, MissingDependencyError
+
+__all__ = ["TASKS", "MiniWobEnv", "MiniWobSuite"]
+
+TASKS = (
+    "click-test-2",
+    "click-button",
+    "click-link",
+    "click-dialog",
+    "enter-text",
+    "focus-text",
+    "login-user",
+    "click-checkboxes",
+    "click-tab",
+    "click-option",
+)
+_SEEDS = {"train": range(0, 200), "test": range(1000, 1020)}
+EPISODE_MAX_TIME_MS = 3_600_000
+_CLICKABLE = {
+    "button", "a", "input_checkbox", "input_radio", "input_text", "input_password", "textarea",
+    "span", "label", "li", "option", "td", "p", "h3", "div",
+}  # fmt: skip
+_TYPABLE = {"input_text", "input_password", "textarea"}
+_LIVE: weakref.WeakSet[MiniWobEnv] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for env in list(_LIVE):
+        env.close()
+
+
+def _browser_env() -> None:
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if "MINIWOB_CHROME_BINARY" not in os.environ and "MINIWOB_CHROMEDRIVER" not in os.environ:
+        if not (os.path.exists(binary) and os.path.exists(driver)):
+            raise MissingDependencyError(
+                "chromium and chromium-driver (Debian packages)",
+                purpose="run MiniWoB++ tasks",
+            )
+        os.environ["MINIWOB_CHROME_BINARY"] = binary
+        os.environ["MINIWOB_CHROMEDRIVER"] = driver
+
+
+class MiniWobEnv(TextEnvBase):
+    """One MiniWoB++ task and seed as a text environment."""
+
+    def __init__(self, task: str, seed: int, *, max_steps: int = 10, task_id: str = "") -> None:
+        if task not in TASKS:
+            raise ConfigError(f"unknown MiniWoB task {task!r}; supported: {', '.join(TASKS)}")
+        try:
+            import miniwob
+            from miniwob.action import ActionTypes
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "miniwob", extra="miniwob", purpose="run MiniWoB++"
+            ) from exc
+        _browser_env()
+        gymnasium.register_envs(miniwob)
+        self.task = task
+        self.seed = seed
+        self.task_id = task_id or f"{task}/{seed}"
+        self._types = ActionTypes
+        self._env: Any = gymnasium.make(f"miniwob/{task}-v1")
+        self._page: dict[str, Any] = {}
+        self._raw_reward = 0.0
+        self._done = False
+        self._commands: dict[str, Any] = {}
+        _LIVE.add(self)
+        super().__init__(max_steps=max_steps)
+
+    # -- browser ------------------------------------------------------------------------------
+    def _browser_call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:  # selenium, urllib3 and miniwob all raise their own kinds
+            inst = getattr(self._env.unwrapped, "instance", None)
+            if inst is not None:
+                inst.died = True  # miniwob starts a fresh browser on the next reset
+            self._done = True
+            raise EnvironmentError_(
+                f"the browser of MiniWoB task {self.task_id!r} failed ({type(exc).__name__}: "
+                f"{str(exc).strip()[:200]}); the episode is failed, the next reset starts a new "
+                f"browser"
+            ) from exc
+
+    def _raise_timer(self) -> None:
+        inst = getattr(self._env.unwrapped, "instance", None)
+        if inst is not None and not inst.died and hasattr(inst, "driver"):
+            inst.driver.execute_script(f"core.EPISODE_MAX_TIME = {EPISODE_MAX_TIME_MS};")
+
+    # -- TextEnvBase hooks ----------------------------------------------------------------------
+    def _reset_task(self, seed: int | None, options: dict[str, Any] | None) -> None:
+        inst = getattr(self._env.unwrapped, "instance", None)
+        if inst is None or inst.died:
+            self._browser_call(lambda: self._env.reset(seed=self.seed))  # starts the browser
+        self._browser_call(self._raise_timer)
+        obs, info = self._browser_call(lambda: self._env.reset(seed=self.seed))
+        self._page = obs
+        self._raw_reward = float(info.get("raw_reward", 0.0))
+        self._done = False
+        self._commands = self._build_commands()
+
+    def _elements(self) -> list[dict[str, Any]]:
+        return list(self._page.get("dom_elements", ()))
+
+    def _label(self, el: dict[str, Any]) -> str:
+        """``<tag id=...> text``; a checkbox or radio button takes the text that follows it."""
+        tag = el["tag"]
+        ident = f" id={el['id']}" if el.get("id") else ""
+        text = str(el.get("text") or "").strip()
+        if not text and tag in ("input_checkbox", "input_radio"):
+            els = self._elements()
+            i = next(j for j, e in enumerate(els) if e["ref"] == el["ref"])
+            for nxt in els[i + 1 : i + 3]:
+                if nxt["parent"] == el["parent"] and str(nxt.get("text") or "").strip():
+                    text = str(nxt["text"]).strip()
+                    break
+        return f"<{tag}{ident}> {text}".strip()
+
+    def _build_commands(self) -> dict[str, Any]:
+        cmds: dict[str, Any] = {}
+        u = self._env.unwrapped
+        fields = list(self._page.get("fields", ()))
+        for el in self._elements():
+            tag = el["tag"]
+            text = str(el.get("text") or "").strip()
+            if tag in ("body",) or el.get("id") in ("wrap", "area", "query"):
+                continue
+            if tag in _TYPABLE:
+                for i, (_key, value) in enumerate(fields):
+                    cmd = f"type '{value}' into {self._label(el)}"
+                    cmds[cmd] = u.create_action(
+                        self._types.FOCUS_ELEMENT_AND_TYPE_FIELD, ref=el["ref"], field=i
+                    )
+            if tag in _CLICKABLE and (text or tag.startswith("input") or tag in ("button", "a")):
+                if tag == "div" and not text:
+                    continue
+                cmds[f"click {self._label(el)}"] = u.create_action(
+                    self._types.CLICK_ELEMENT, ref=el["ref"]
+                )
+        return cmds
+
+    def _state_text(self) -> str:
+        shown = []
+        for el in self._elements():
+            text = str(el.get("text") or "").strip()
+            value = str(el.get("value") or "").strip()
+            if el["tag"] == "body" or not (text or value or el["tag"].startswith("input")):
+                continue
+            extra = f" value='{value}'" if value else ""
+            shown.append(f"{self._label(el)}{extra}")
+        return "Page: " + "; ".join(shown[:40])
+
+    def _goal_text(self) -> str:
+        return str(self._page.get("utterance", ""))
+
+    def _admissible(self) -> list[str]:
+        return [] if self._done else list(self._commands)[:60]
+
+    def _execute(self, action: str) -> tuple[bool, bool, str]:
+        obs, _reward, terminated, _trunc, info = self._browser_call(
+            self._env.step, self._commands[action]
+        )
+        self._raw_reward = float(info.get("raw_reward", 0.0))
+        self._done = bool(terminated)
+        if obs and obs.get("dom_elements") is not None and not self._done:
+            self._page = obs
+            self._commands = self._build_commands()
+        return True, True, f"You {action}."
+
+    def _success(self) -> bool:
+        return self._raw_reward == 1.0
+
+    def _optimal_steps(self) -> int | None:
+        return None
+
+    def step(self, action: str) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = super().step(action)
+        if self._done and not terminated:  # the page ended the episode without success
+            terminated = True
+        info["raw_reward"] = self._raw_reward
+        return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        env = getattr(self, "_env", None)
+        if env is not None:
+            inst = getattr(env.unwrapped, "instance", None)
+            if inst is not None and not inst.died:
+                env.close()
+            self._env = None
+        _LIVE.discard(self)
+
+
+@attrs.define
+class MiniWobSuite:
+    """The MiniWoB++ tasks in :data:`TASKS`; ``train`` seeds and held-out ``test`` seeds."""
+
+    data: str | os.PathLike[str] | None = None  # the tasks ship inside the miniwob package
+    name: str = "miniwob"
+    splits: tuple[str, ...] = ("train", "test")
+    default_split: str = "test"
+
+    def tasks(self, split: str | None = None) -> list[Task]:
+        split = check_split(self, split)
+        return [
+            Task(suite=self.name, task_id=f"{t}/{s}", split=split, difficulty=t)
+            for s in _SEEDS[split]
+            for t in TASKS
+        ]
+
+    def make(self, task_id: str, split: str | None = None, **options: Any) -> MiniWobEnv:
+        split = check_split(self, split)
+        task, _, seed_text = task_id.partition("/")
+        try:
+            seed = int(seed_text) if seed_text else _SEEDS[split][0]
+        except ValueError as exc:
+            raise ConfigError(
+                f"miniwob task ids look like 'click-button/3', got {task_id!r}"
+            ) from exc
+        return MiniWobEnv(task, seed, task_id=f"{task}/{seed}", **options)
