@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -11,6 +11,7 @@ import numpy as np
 
 from aip_sdk.backend import Backend
 from aip_sdk.controllers import Controller, make_controller
+from aip_sdk.controllers.oracle import OracleController
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError
@@ -102,6 +103,7 @@ class Planner:
         self,
         observation: Observation | Mapping[str, Any],
         *,
+        good_actions: Collection[str] | None = None,
         history: Sequence[str] = (),
         step: int = 0,
         max_steps: int | None = None,
@@ -121,6 +123,7 @@ class Planner:
             no_progress: the previous action changed nothing (a feature).
             budget_frac: share of the compute budget already spent (a feature).
             seed: sampling seed; defaults to one derived from the planner's seed and ``step``.
+            good_actions: the actions on an optimal path; only the ``oracle`` reads them.
 
         Returns:
             The step record; ``record.action`` is the action to take.
@@ -134,6 +137,20 @@ class Planner:
                 "the observation lists no admissible actions; the planner chooses among "
                 "obs['actions'], so the environment must provide them"
             )
+        if isinstance(self.controller, OracleController):
+            if good_actions is None:
+                raise ConfigError(
+                    "the oracle needs the good actions of each step; use an environment with "
+                    "good_actions() (blocksworld, grid, alfworld) or pass good_actions="
+                )
+            with self._lock:
+                return self._oracle_act(
+                    obs,
+                    history=history,
+                    step=step,
+                    good=good_actions,
+                    seed=_seed(self.seed, step) if seed is None else seed,
+                )
         with self._lock:
             return self._act(
                 obs,
@@ -195,6 +212,53 @@ class Planner:
             cost=cost,
         )
 
+    def _oracle_act(
+        self,
+        obs: Observation,
+        *,
+        history: Sequence[str],
+        step: int,
+        good: Collection[str],
+        seed: int,
+    ) -> StepRecord:
+        ctrl = self.controller
+        assert isinstance(ctrl, OracleController)
+        order = ctrl.ordered(self.reasoning_budgets)
+        pools: dict[int, list[Candidate]] = {}
+        costs: dict[int, Cost] = {}
+        chosen: Decision | None = None
+        for d in order:
+            if d.depth not in pools:
+                pools[d.depth], costs[d.depth] = self._policy.draw(
+                    obs, history, n=ctrl.pool_size, depth=d.depth, seed=_seed(seed, d.depth)
+                )
+            if ctrl.choose(pools, good, [d]) is not None:
+                chosen = d
+                break
+        chosen = chosen or order[0]
+        cands = pools[chosen.depth][: chosen.k]
+        pool_cost = costs[chosen.depth]
+        share = chosen.k / max(1, len(pools[chosen.depth]))
+        cost = Cost(
+            llm_calls=1 + (chosen.k if chosen.depth > 0 else 0),
+            prompt_tokens=pool_cost.prompt_tokens
+            - sum(c.prompt_tokens for c in pools[chosen.depth])
+            + sum(c.prompt_tokens for c in cands),
+            reused_prompt_tokens=pool_cost.reused_prompt_tokens,
+            generated_tokens=sum(c.generated_tokens for c in cands),
+            seconds=pool_cost.seconds * share,
+        )
+        action, votes = aggregate(cands)
+        return StepRecord(
+            index=step,
+            features=None,
+            decision=chosen,
+            candidates=tuple(cands),
+            action=action,
+            votes=votes,
+            cost=cost,
+        )
+
     # -- a whole episode -------------------------------------------------------------------------
 
     def plan(
@@ -233,8 +297,11 @@ class Planner:
             if budget_tokens is not None and total.tokens >= budget_tokens:
                 stop_reason = "budget"
                 break
+            labels = getattr(env, "good_actions", None)
+            good = labels() if callable(labels) and self.controller.name == "oracle" else None
             record = self.act(
                 obs,
+                good_actions=good,
                 history=actions,
                 step=step,
                 max_steps=limit,

@@ -74,7 +74,11 @@ class Policy:
             res = self.backend.sample(
                 prompt, n=n, temperature=self.temperature, seed=seed, choices=obs.actions
             )
-            return [Candidate(action=c.text, logprob=c.logprob) for c in res.completions], res.cost
+            cands = [
+                Candidate(action=c.text, logprob=c.logprob, generated_tokens=len(c.token_ids))
+                for c in res.completions
+            ]
+            return cands, res.cost
         budget = self.reasoning_budgets.get(depth, max(self.reasoning_budgets.values()))
         head = prompt + THOUGHT_CUE
         thoughts = self.backend.sample(
@@ -98,5 +102,13 @@ class Policy:
             )
             cost = cost + pick.cost
             c = pick.completions[0]
-            out.append(Candidate(action=c.text, logprob=c.logprob, reasoning=text))
+            out.append(
+                Candidate(
+                    action=c.text,
+                    logprob=c.logprob,
+                    reasoning=text,
+                    generated_tokens=len(t.token_ids) + len(c.token_ids),
+                    prompt_tokens=pick.cost.prompt_tokens,
+                )
+            )
         return out, cost

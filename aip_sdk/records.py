@@ -21,11 +21,16 @@ class Candidate:
         action: the admissible action it chose.
         logprob: the model's log-probability of the action's tokens.
         reasoning: the reasoning text that preceded the choice (empty at depth 0).
+        generated_tokens: tokens generated for this candidate alone (reasoning and choice).
+        prompt_tokens: prompt tokens evaluated for this candidate alone (at depth > 0, the
+            reasoning it chose after); the shared prompt is not included.
     """
 
     action: str
     logprob: float
     reasoning: str = ""
+    generated_tokens: int = 0
+    prompt_tokens: int = 0
 
 
 @attrs.frozen(kw_only=True)

@@ -84,3 +84,19 @@ def test_repr_is_short_and_informative():
         repr(Planner(backend=ScriptedBackend()))
         == "<Planner model='scripted' controller='fixed:k=1,depth=0'>"
     )
+
+
+def test_oracle_takes_the_cheapest_decision_whose_vote_is_good():
+    pool = ["wait", "open door", "open door", "open door"] + ["wait"] * 12
+    b = ScriptedBackend(samples=pool)
+    rec = Planner(backend=b, controller="oracle").act(OBS, good_actions={"open door"})
+    assert rec.decision == Decision(k=4, depth=0)
+    assert rec.action == "open door"
+    assert [c.action for c in rec.candidates] == pool[:4]
+    assert rec.cost.generated_tokens == 1 + 2 + 2 + 2  # only the first four candidates count
+    assert b.requests[0][1]["n"] == 16 and len(b.requests) == 1  # one pool, no deeper draws
+
+
+def test_oracle_needs_good_action_labels():
+    with pytest.raises(ConfigError, match="good actions"):
+        Planner(backend=ScriptedBackend(), controller="oracle").act(OBS)

@@ -8,6 +8,7 @@ from aip_sdk.controllers.adaptive import (
 from aip_sdk.controllers.base import Controller
 from aip_sdk.controllers.confidence import ConfidenceGate
 from aip_sdk.controllers.fixed import FixedController, SelfConsistency
+from aip_sdk.controllers.oracle import OracleController
 from aip_sdk.controllers.spec import STRATEGIES, make_controller, parse_spec
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Controller",
     "EarlyStoppingSC",
     "FixedController",
+    "OracleController",
     "SelfConsistency",
     "beta_stop_probability",
     "make_controller",

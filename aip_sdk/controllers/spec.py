@@ -14,6 +14,7 @@ from aip_sdk.controllers.adaptive import AdaptiveConsistency, EarlyStoppingSC
 from aip_sdk.controllers.base import Controller
 from aip_sdk.controllers.confidence import ConfidenceGate
 from aip_sdk.controllers.fixed import FixedController, SelfConsistency
+from aip_sdk.controllers.oracle import OracleController
 from aip_sdk.errors import ConfigError
 
 __all__ = ["STRATEGIES", "make_controller", "parse_spec"]
@@ -32,6 +33,7 @@ STRATEGIES: dict[str, Callable[..., Controller]] = {
     "esc": EarlyStoppingSC,
     "conf": ConfidenceGate,
     "learned": _learned,
+    "oracle": OracleController,
 }
 
 

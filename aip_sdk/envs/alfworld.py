@@ -123,6 +123,10 @@ class AlfworldEnv(TextEnvBase):
         """TextWorld's planner's commands from the current state to the goal."""
         return list(self._plan)
 
+    def good_actions(self) -> set[str]:
+        """The expert's next command (ALFWorld cannot be simulated to label the others)."""
+        return set(self._plan[:1])
+
     def close(self) -> None:
         self._env.close()
 

@@ -74,8 +74,13 @@ class Phrasing:
 
 def optimal_plan_length(domain: Domain, problem: Problem, *, limit: int = 200_000) -> int:
     """Length of a shortest plan, by breadth-first search over states."""
-    actions = domain.ground(problem.objects)
-    start = problem.init
+    return distance_to_goal(domain.ground(problem.objects), problem.init, problem, limit=limit)
+
+
+def distance_to_goal(
+    actions: list[GroundAction], start: frozenset[Atom], problem: Problem, *, limit: int = 200_000
+) -> int:
+    """Steps of a shortest plan from ``start`` to the goal of ``problem``."""
     if problem.goal <= start:
         return 0
     seen = {start}
@@ -199,6 +204,17 @@ class BlocksworldEnv(TextEnvBase):
 
     def _optimal_steps(self) -> int | None:
         return self._optimal
+
+    def good_actions(self) -> set[str]:
+        """The admissible actions that start a shortest plan from the current state."""
+        here = distance_to_goal(self._ground, self._state, self.problem)
+        good = set()
+        for a in self._ground:
+            if a.applicable(self._state):
+                nxt = a.apply(self._state)
+                if distance_to_goal(self._ground, nxt, self.problem) == here - 1:
+                    good.add(self.phrasing.action(a))
+        return good
 
     @property
     def state(self) -> frozenset[Atom]:

@@ -124,7 +124,7 @@ class GridEnv(TextEnvBase):
             int(u.agent_pos[0]),
             int(u.agent_pos[1]),
             int(u.agent_dir),
-            "",
+            u.carrying.color if u.carrying is not None and u.carrying.type == "key" else "",
             frozenset(),
             frozenset(),
         )
@@ -251,6 +251,17 @@ class GridEnv(TextEnvBase):
 
     def close(self) -> None:
         self._env.close()
+
+    def good_actions(self) -> set[str]:
+        """The admissible actions that start a shortest path from the current state."""
+        here = self._bfs()
+        good = set()
+        for a in self._admissible():
+            twin = self.clone()
+            twin._execute(a)
+            if twin._bfs() == here - 1:
+                good.add(a)
+        return good
 
     def solve(self) -> list[str]:
         """A shortest action sequence from the current state (for tests and oracle labels)."""

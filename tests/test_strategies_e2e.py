@@ -1,0 +1,44 @@
+"""Every strategy runs end to end on a real suite task with the real default model."""
+
+from __future__ import annotations
+
+import pytest
+
+from aip_sdk import Planner
+
+SPECS = [
+    "fixed:k=1,depth=0",
+    "fixed:k=2,depth=1",
+    "sc:k=2",
+    "ac:threshold=0.95,max=4,depth=0",
+    "esc:window=2,max=4,depth=0",
+    "conf:threshold=0.6,high_k=2",
+    "oracle",
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_strategy_plans_blocksworld_with_the_default_model(real_backend, blocksworld, spec):
+    env = blocksworld.make("2", "basic_3")
+    planner = Planner(backend=real_backend, controller=spec, reasoning_budgets={1: 8, 2: 16})
+    result = planner.plan(env, max_steps=2, seed=3)
+    assert result.controller == planner.controller.spec
+    assert 1 <= len(result.steps) <= 2
+    for step in result.steps:
+        assert step.action in [c.action for c in step.candidates]
+        assert step.decision.k == len(step.candidates)
+        assert step.cost.generated_tokens > 0
+    if spec.startswith("ac") or spec.startswith("esc"):
+        assert all(2 <= s.decision.k <= 4 for s in result.steps)
+    assert result.cost.generated_tokens == sum(s.cost.generated_tokens for s in result.steps)
+
+
+def test_learned_strategy_plans_with_a_fixture_controller(real_backend, blocksworld, tmp_path):
+    from test_controllers import _tiny_controller
+
+    path = _tiny_controller(tmp_path / "c.onnx", prefer=1)
+    planner = Planner(backend=real_backend, controller=f"learned:{path}")
+    result = planner.plan(blocksworld.make("2", "basic_3"), max_steps=2)
+    for step in result.steps:
+        assert step.features is not None
+        assert step.decision in planner.controller.table
