@@ -141,5 +141,135 @@ def tasks(suite: str, data: str | None, split: str | None) -> None:
         click.echo(f"{t.task_id}\t{t.split}\t{t.difficulty}")
 
 
+@main.command()
+@click.option("--suite", required=True, help="Suite to collect on.")
+@click.option("--data", type=click.Path(file_okay=False), default=None)
+@click.option("--split", default=None, help="Split to sample tasks from (default: the suite's).")
+@click.option("--episodes", type=click.IntRange(1), required=True, help="Tasks to record.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Trace folder.")
+@click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None)
+@click.option("--max-steps", type=click.IntRange(1), default=15, show_default=True)
+@click.option("--pool", default="0:16,1:8,2:4", show_default=True, help="Pool size per depth.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_fail_cleanly
+def collect(
+    suite: str,
+    data: str | None,
+    split: str | None,
+    episodes: int,
+    out: str,
+    model: str | None,
+    max_steps: int,
+    pool: str,
+    seed: int,
+) -> None:
+    """Record labelled candidate pools at every visited step (resumable)."""
+    from tqdm import tqdm
+
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.errors import ConfigError
+    from aip_sdk.registry import load_backend
+    from aip_sdk.training.collect import Collector, open_store
+
+    try:
+        sizes = {int(d): int(n) for d, n in (p.split(":") for p in pool.split(","))}
+    except ValueError as exc:
+        raise ConfigError(f"--pool {pool!r} must look like '0:16,1:8,2:4'") from exc
+    s = load_suite(suite, data)
+    chosen = split or s.default_split
+    backend = load_backend("llamacpp", model_path=model)
+    collector = Collector(backend, open_store(out), pool_sizes=sizes, max_steps=max_steps)
+    bar = tqdm(total=episodes, desc=f"collect {suite}/{chosen}", unit="ep")
+    steps = 0
+
+    def tick(_key: str, n: int) -> None:
+        nonlocal steps
+        steps += n
+        bar.update(1)
+        bar.set_postfix(steps=steps)
+
+    try:
+        new = collector.run(s, chosen, episodes, seed=seed, progress=tick)
+    finally:
+        bar.close()
+        backend.close()
+    click.echo(f"{len(new)} new episodes ({steps} steps) in {out}")
+
+
+@main.command("train-controller")
+@click.option("--traces", "traces", type=click.Path(file_okay=False), multiple=True, required=True,
+              help="Trace folder(s) from 'aip-sdk collect'.")
+@click.option("--alpha", type=float, default=1.0, show_default=True, help="Weight of quality Q.")
+@click.option("--beta", type=float, multiple=True, default=(0.5,), show_default=True,
+              help="Weight of compute C; repeat for a sweep (one controller per value).")
+@click.option("--timesteps", type=click.IntRange(1), default=100_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--cost", type=click.Choice(["tokens", "calls"]), default="tokens", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="controller.onnx (a sweep writes controller-beta0.5.onnx, ...).")
+@_fail_cleanly
+def train_controller(
+    traces: tuple[str, ...],
+    alpha: float,
+    beta: tuple[float, ...],
+    timesteps: int,
+    seed: int,
+    cost: str,
+    out: str,
+) -> None:
+    """Train a controller with PPO on replayed traces and export it to ONNX."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from aip_sdk.decision import table_from_json
+    from aip_sdk.errors import ConfigError
+    from aip_sdk.traces import TraceStore
+    from aip_sdk.training.ppo import export_onnx, train_ppo
+    from aip_sdk.training.replay import evaluate
+
+    episodes = []
+    manifests = []
+    for folder in traces:
+        store = TraceStore(Path(folder))
+        manifests.append(store.manifest())
+        episodes += list(store.episodes())
+    tables = {json.dumps(m["decision_table"]) for m in manifests}
+    if len(tables) != 1:
+        raise ConfigError("the trace folders were collected with different pool sizes")
+    table = table_from_json(tables.pop())
+    suites = sorted({e.suite for e in episodes})
+    for b in beta:
+        target = Path(out)
+        if len(beta) > 1:
+            target = target.with_name(f"{target.stem}-beta{b:g}{target.suffix}")
+        bar = tqdm(total=timesteps, desc=f"PPO beta={b:g}", unit="step")
+        last = [0]
+
+        def tick(n: int) -> None:
+            bar.update(n - last[0])
+            last[0] = n
+
+        model = train_ppo(episodes, table, alpha=alpha, beta=b, timesteps=timesteps, seed=seed,
+                          cost=cost, progress=tick)
+        bar.close()
+        report = export_onnx(
+            model, target, table=table,
+            metadata={"alpha": alpha, "beta": b, "suites": suites,
+                      "model": manifests[0].get("model", ""), "timesteps": timesteps,
+                      "cost": cost, "seed": seed},
+        )
+
+        def policy(x: Any, model: Any = model) -> int:
+            return int(model.predict(x, deterministic=True)[0])
+
+        stats = evaluate(episodes, table, policy, alpha=alpha, beta=b, cost=cost)
+        click.echo(
+            f"{target}: {report['bytes']} bytes, parity max|diff| {report['max_abs_diff']:.1e}; "
+            f"replay reward {stats['reward']:.3f}, good steps {stats['good_step_rate']:.2f}, "
+            f"cost {stats['cost']:.2f}, tokens/step {stats['tokens_per_step']:.0f}"
+        )
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -199,6 +201,64 @@ class MiniWobEnv(TextEnvBase):
 
     def _success(self) -> bool:
         return self._raw_reward == 1.0
+
+    def _value(self, id_: str) -> str:
+        return next((str(e.get("value") or "") for e in self._elements() if e.get("id") == id_), "")
+
+    def good_actions(self) -> set[str]:
+        """The expert's next actions, read from the task's instruction and the page.
+
+        These are the ground-truth labels MiniWoB++ provides (its tasks are generated from the
+        instruction); they label collected traces and drive the oracle.
+        """
+        goal, acts = self._goal_text(), self._admissible()
+        quoted = re.findall(r'"([^"]*)"', goal)
+
+        def clicks(pred: Callable[[str], bool]) -> set[str]:
+            return {a for a in acts if a.startswith("click ") and pred(a)}
+
+        def submit() -> set[str]:
+            return clicks(lambda a: a.endswith("> Submit") or a.endswith("> Login"))
+
+        task = self.task
+        if task == "click-test-2":
+            label = goal.removeprefix("Click button ").rstrip(".")
+            return clicks(lambda a: a.startswith("click <button") and a.endswith(f"> {label}"))
+        if task in ("click-button", "click-link") and quoted:
+            return clicks(lambda a: a.endswith(f"> {quoted[0]}"))
+        if task == "click-tab":
+            label = goal.removeprefix("Click on ").rstrip(".")
+            return clicks(lambda a: a.endswith(f"> {label}"))
+        if task == "click-dialog":
+            return clicks(lambda a: a.startswith("click <button") and a.endswith(">"))
+        if task == "focus-text":
+            return clicks(lambda a: a.startswith("click <input_text"))
+        if task == "enter-text" and quoted:
+            if self._value("tt") != quoted[0]:
+                return {a for a in acts if a.startswith(f"type '{quoted[0]}' into <input_text")}
+            return submit()
+        if task == "login-user" and len(quoted) == 2:
+            todo = {
+                f"type '{quoted[0]}' into <input_text id=username>": self._value("username"),
+                f"type '{quoted[1]}' into <input_password id=password>": self._value("password"),
+            }
+            want = {a for a, v in todo.items() if a in acts and v not in quoted}
+            return want or submit()
+        if task in ("click-option", "click-checkboxes"):
+            names = goal.removeprefix("Select ").removesuffix(" and click Submit.")
+            targets = {n.strip() for n in names.split(",")} if names != "nothing" else set()
+            kind = "input_radio" if task == "click-option" else "input_checkbox"
+            want = set()
+            for el in self._elements():
+                if el["tag"] != kind:
+                    continue
+                label = self._label(el)
+                checked = str(el.get("value") or "") == "True"
+                text = label.split("> ", 1)[1] if "> " in label else ""
+                if (text in targets) != checked:
+                    want.add(f"click {label}")
+            return (want & set(acts)) or submit()
+        return set()
 
     def _optimal_steps(self) -> int | None:
         return None
