@@ -197,16 +197,40 @@ def collect(
 
 
 @main.command("train-controller")
-@click.option("--traces", "traces", type=click.Path(file_okay=False), multiple=True, required=True,
-              help="Trace folder(s) from 'aip-sdk collect'.")
+@click.option(
+    "--traces",
+    "traces",
+    type=click.Path(file_okay=False),
+    multiple=True,
+    required=True,
+    help="Trace folder(s) from 'aip-sdk collect'.",
+)
 @click.option("--alpha", type=float, default=1.0, show_default=True, help="Weight of quality Q.")
-@click.option("--beta", type=float, multiple=True, default=(0.5,), show_default=True,
-              help="Weight of compute C; repeat for a sweep (one controller per value).")
+@click.option(
+    "--beta",
+    type=float,
+    multiple=True,
+    default=(0.5,),
+    show_default=True,
+    help="Weight of compute C; repeat for a sweep (one controller per value).",
+)
 @click.option("--timesteps", type=click.IntRange(1), default=100_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--cost", type=click.Choice(["tokens", "calls"]), default="tokens", show_default=True)
-@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
-              help="controller.onnx (a sweep writes controller-beta0.5.onnx, ...).")
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0, 0.9),
+    default=0.2,
+    show_default=True,
+    help="Share of episodes held out of training and reported separately.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="controller.onnx (a sweep writes controller-beta0.5.onnx, ...).",
+)
 @_fail_cleanly
 def train_controller(
     traces: tuple[str, ...],
@@ -215,9 +239,15 @@ def train_controller(
     timesteps: int,
     seed: int,
     cost: str,
+    holdout: float,
     out: str,
 ) -> None:
-    """Train a controller with PPO on replayed traces and export it to ONNX."""
+    """Train a controller with PPO on replayed traces and export it to ONNX.
+
+    Prints, for the training and the held-out episodes, the replay reward, the share of steps
+    whose vote is good, the normalised cost and tokens per step of the learned controller, of
+    every fixed decision and of the replay oracle.
+    """
     from pathlib import Path
 
     from tqdm import tqdm
@@ -226,7 +256,7 @@ def train_controller(
     from aip_sdk.errors import ConfigError
     from aip_sdk.traces import TraceStore
     from aip_sdk.training.ppo import export_onnx, train_ppo
-    from aip_sdk.training.replay import evaluate
+    from aip_sdk.training.replay import evaluate, split_holdout
 
     episodes = []
     manifests = []
@@ -238,7 +268,11 @@ def train_controller(
     if len(tables) != 1:
         raise ConfigError("the trace folders were collected with different pool sizes")
     table = table_from_json(tables.pop())
+    train, held = split_holdout(episodes, holdout)
+    if not train:
+        raise ConfigError("no training episodes left after --holdout; collect more or lower it")
     suites = sorted({e.suite for e in episodes})
+    click.echo(f"{len(train)} training and {len(held)} held-out episodes from {', '.join(suites)}")
     for b in beta:
         target = Path(out)
         if len(beta) > 1:
@@ -246,29 +280,59 @@ def train_controller(
         bar = tqdm(total=timesteps, desc=f"PPO beta={b:g}", unit="step")
         last = [0]
 
-        def tick(n: int) -> None:
+        def tick(n: int, bar: Any = bar, last: list[int] = last) -> None:
             bar.update(n - last[0])
             last[0] = n
 
-        model = train_ppo(episodes, table, alpha=alpha, beta=b, timesteps=timesteps, seed=seed,
-                          cost=cost, progress=tick)
+        model = train_ppo(
+            train,
+            table,
+            alpha=alpha,
+            beta=b,
+            timesteps=timesteps,
+            seed=seed,
+            cost=cost,
+            progress=tick,
+        )
         bar.close()
         report = export_onnx(
-            model, target, table=table,
-            metadata={"alpha": alpha, "beta": b, "suites": suites,
-                      "model": manifests[0].get("model", ""), "timesteps": timesteps,
-                      "cost": cost, "seed": seed},
+            model,
+            target,
+            table=table,
+            metadata={
+                "alpha": alpha,
+                "beta": b,
+                "suites": suites,
+                "model": manifests[0].get("model", ""),
+                "timesteps": timesteps,
+                "cost": cost,
+                "seed": seed,
+                "episodes": len(train),
+            },
+        )
+        click.echo(
+            f"{target}: {report['bytes']} bytes, parity max|diff| "
+            f"{report['max_abs_diff']:.1e}, export {report['seconds']:.2f} s"
         )
 
-        def policy(x: Any, model: Any = model) -> int:
+        def learned(x: Any, model: Any = model) -> int:
             return int(model.predict(x, deterministic=True)[0])
 
-        stats = evaluate(episodes, table, policy, alpha=alpha, beta=b, cost=cost)
-        click.echo(
-            f"{target}: {report['bytes']} bytes, parity max|diff| {report['max_abs_diff']:.1e}; "
-            f"replay reward {stats['reward']:.3f}, good steps {stats['good_step_rate']:.2f}, "
-            f"cost {stats['cost']:.2f}, tokens/step {stats['tokens_per_step']:.0f}"
-        )
+        rules: list[tuple[str, Any]] = [("learned", learned), ("oracle", "oracle")]
+        rules += [
+            (f"fixed:k={d.k},depth={d.depth}", (lambda x, i=i: i)) for i, d in enumerate(table)
+        ]
+        click.echo("| rule | split | reward | good steps | cost C | tokens/step |")
+        click.echo("| --- | --- | ---: | ---: | ---: | ---: |")
+        for name, rule in rules:
+            for label, eps in (("train", train), ("held-out", held)):
+                if not eps:
+                    continue
+                st = evaluate(eps, table, rule, alpha=alpha, beta=b, cost=cost)
+                click.echo(
+                    f"| {name} | {label} | {st['reward']:.3f} | {st['good_step_rate']:.2f} "
+                    f"| {st['cost']:.2f} | {st['tokens_per_step']:.0f} |"
+                )
 
 
 if __name__ == "__main__":  # pragma: no cover

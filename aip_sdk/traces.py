@@ -42,6 +42,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
             json.dump(data, fh, separators=(",", ":"))
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -57,7 +57,7 @@ def main() -> None:
         generated[f"{n}-{cold}"] = res.cost.generated_tokens
 
     def eight_separate_calls() -> None:
-        for i in range(8):
+        for _ in range(8):
             b.reset_cache()
             res = b.sample(prompt, n=1, max_tokens=gen, temperature=0.8, seed=1)
             generated["sep"] = generated.get("sep", 0) + res.cost.generated_tokens
@@ -68,12 +68,26 @@ def main() -> None:
     eight_sep = median_time(eight_separate_calls, max(3, args.repeats // 2))
     n_sep = generated["sep"] // max(3, args.repeats // 2)
     rows += [
-        (f"1 sample, {n_prompt}-token prompt ({generated['1-True']} tokens generated)", one, "1.00x"),
-        (f"8 samples, one call: prompt once, decoded together ({generated['8-True']} tokens)",
-         eight, f"{eight / one:.2f}x"),
-        (f"8 samples, one call, prompt already cached ({generated['8-False']} tokens)",
-         eight_warm, f"{eight_warm / one:.2f}x"),
-        (f"8 samples, 8 calls without prefix reuse ({n_sep} tokens)", eight_sep, f"{eight_sep / one:.2f}x"),
+        (
+            f"1 sample, {n_prompt}-token prompt ({generated['1-True']} tokens generated)",
+            one,
+            "1.00x",
+        ),
+        (
+            f"8 samples, one call: prompt once, decoded together ({generated['8-True']} tokens)",
+            eight,
+            f"{eight / one:.2f}x",
+        ),
+        (
+            f"8 samples, one call, prompt already cached ({generated['8-False']} tokens)",
+            eight_warm,
+            f"{eight_warm / one:.2f}x",
+        ),
+        (
+            f"8 samples, 8 calls without prefix reuse ({n_sep} tokens)",
+            eight_sep,
+            f"{eight_sep / one:.2f}x",
+        ),
     ]
 
     conts = [f"The puzzle has {i} blocks and the hand is empty." for i in range(10)]
@@ -122,12 +136,18 @@ def main() -> None:
     s = median_time(sdk, args.repeats)
     rows += [
         (f"llama-cpp-python directly: prompt + {n_gen} greedy tokens", d, ""),
-        (f"aip-sdk: the same prompt + {n_gen} greedy tokens", s, f"overhead {100 * (s - d) / s:+.1f}%"),
+        (
+            f"aip-sdk: the same prompt + {n_gen} greedy tokens",
+            s,
+            f"overhead {100 * (s - d) / s:+.1f}%",
+        ),
     ]
     llm.close()
     b.close()
-    print(f"Model {path.name}, {threads} threads, {platform.processor() or platform.machine()}, "
-          f"median of {args.repeats} runs\n")
+    print(
+        f"Model {path.name}, {threads} threads, {platform.processor() or platform.machine()}, "
+        f"median of {args.repeats} runs\n"
+    )
     print("| measurement | median seconds | ratio |")
     print("| --- | ---: | --- |")
     for name, secs, ratio in rows:

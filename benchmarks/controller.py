@@ -30,21 +30,32 @@ def _mlp(path: Path) -> Path:
     dims = [len(FEATURE_NAMES), 64, 64, len(DEFAULT_DECISION_TABLE)]
     nodes, inits, prev = [], [], "features"
     for i, (a, b) in enumerate(zip(dims, dims[1:])):
-        inits += [numpy_helper.from_array(rng.normal(size=(a, b)).astype(np.float32), f"W{i}"),
-                  numpy_helper.from_array(np.zeros(b, np.float32), f"B{i}")]
+        inits += [
+            numpy_helper.from_array(rng.normal(size=(a, b)).astype(np.float32), f"W{i}"),
+            numpy_helper.from_array(np.zeros(b, np.float32), f"B{i}"),
+        ]
         out = "logits" if i == len(dims) - 2 else f"h{i}"
-        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"B{i}"], [out + ("" if out == "logits" else "_")]))
+        nodes.append(
+            helper.make_node(
+                "Gemm", [prev, f"W{i}", f"B{i}"], [out + ("" if out == "logits" else "_")]
+            )
+        )
         if out != "logits":
             nodes.append(helper.make_node("Tanh", [out + "_"], [out]))
         prev = out
     graph = helper.make_graph(
-        nodes, "policy",
+        nodes,
+        "policy",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, dims[0]])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, dims[-1]])], inits)
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, dims[-1]])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    for k, v in {"aip.feature_schema": FEATURE_SCHEMA,
-                 "aip.decision_table": table_to_json(DEFAULT_DECISION_TABLE)}.items():
+    for k, v in {
+        "aip.feature_schema": FEATURE_SCHEMA,
+        "aip.decision_table": table_to_json(DEFAULT_DECISION_TABLE),
+    }.items():
         e = model.metadata_props.add()
         e.key, e.value = k, v
     onnx.save(model, str(path))
@@ -63,8 +74,10 @@ def main() -> None:
         label = "a 64-64 tanh MLP built in the script (no controller shipped yet)"
     ctrl = LearnedController(path, threads=1)
     rng = np.random.default_rng(1)
-    feats = [Features(values=tuple(float(x) for x in rng.random(len(FEATURE_NAMES))))
-             for _ in range(args.n)]
+    feats = [
+        Features(values=tuple(float(x) for x in rng.random(len(FEATURE_NAMES))))
+        for _ in range(args.n)
+    ]
     for f in feats[:200]:
         ctrl.decide(f)
     times = []
@@ -76,8 +89,10 @@ def main() -> None:
     print(f"controller: {label}")
     print("| decisions | median (us) | p99 (us) | file size (bytes) |")
     print("| ---: | ---: | ---: | ---: |")
-    print(f"| {args.n} | {statistics.median(us):.1f} | {np.percentile(us, 99):.1f} | "
-          f"{path.stat().st_size} |")
+    print(
+        f"| {args.n} | {statistics.median(us):.1f} | {np.percentile(us, 99):.1f} | "
+        f"{path.stat().st_size} |"
+    )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,27 @@ from aip_sdk.envs.suite import load_suite
 
 PLAN = {
     "blocksworld": ("basic", ["2", "3", "4", "5", "6"]),
-    "grid": ("test", ["Empty-8x8/1000", "DoorKey-5x5/1000", "FourRooms/1000", "SimpleCrossingS9N1/1000", "MultiRoom-N2-S4/1000"]),
+    "grid": (
+        "test",
+        [
+            "Empty-8x8/1000",
+            "DoorKey-5x5/1000",
+            "FourRooms/1000",
+            "SimpleCrossingS9N1/1000",
+            "MultiRoom-N2-S4/1000",
+        ],
+    ),
     "alfworld": ("valid_seen", None),
-    "miniwob": ("test", ["click-button/1000", "enter-text/1000", "login-user/1000", "click-tab/1000", "click-option/1000"]),
+    "miniwob": (
+        "test",
+        [
+            "click-button/1000",
+            "enter-text/1000",
+            "login-user/1000",
+            "click-tab/1000",
+            "click-option/1000",
+        ],
+    ),
 }
 
 
@@ -36,13 +54,13 @@ def main() -> None:
             env = suite.make(tid, split)
             for _ in range(2):  # the first reset of a browser suite also starts the browser
                 t0 = time.perf_counter()
-                obs, info = env.reset()
+                obs, _info = env.reset()
                 resets.append(time.perf_counter() - t0)
             for _ in range(args.steps):
                 if not obs["actions"]:
                     break
                 t0 = time.perf_counter()
-                obs, _r, term, trunc, info = env.step(obs["actions"][-1])
+                obs, _r, term, trunc, _info = env.step(obs["actions"][-1])
                 steps.append(time.perf_counter() - t0)
                 if term or trunc:
                     break

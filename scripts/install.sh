@@ -14,7 +14,7 @@ LLAMA_VERSION="0.3.36"
 WHEELS="${AIP_SDK_WHEELS:-$HOME/.cache/aip-sdk/wheels}"
 EXTRAS="envs,bench"
 DEV=0
-if [[ "${1:-}" == "--dev" ]]; then EXTRAS="envs,alfworld,miniwob,bench,dev"; DEV=1; fi
+if [[ "${1:-}" == "--dev" ]]; then EXTRAS="envs,alfworld,miniwob,train,bench,dev"; DEV=1; fi
 
 # The MiniWoB++ suite drives Debian's headless Chromium (tests need it; so does --suite miniwob).
 if [[ "$DEV" == 1 ]] && ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then

@@ -18,7 +18,9 @@ TABLE = decision_table_for({0: 4, 1: 2})  # (1,0) (2,0) (4,0) (1,1) (2,1)
 
 
 def sample(action, good, gen=5, prompt=0, lp=-1.0):
-    return PoolSample(action=action, generated_tokens=gen, prompt_tokens=prompt, logprob=lp, good=good)
+    return PoolSample(
+        action=action, generated_tokens=gen, prompt_tokens=prompt, logprob=lp, good=good
+    )
 
 
 def hand_trace():
@@ -46,8 +48,16 @@ def hand_trace():
             1: (sample("c", True, gen=20, prompt=10), sample("d", False, gen=20, prompt=10)),
         },
     )
-    return EpisodeTrace(suite="blocksworld", split="basic_3", task_id="x", seed=1, success=True,
-                        quality=1.0, optimal_steps=2, steps=(s0, s1))
+    return EpisodeTrace(
+        suite="blocksworld",
+        split="basic_3",
+        task_id="x",
+        seed=1,
+        success=True,
+        quality=1.0,
+        optimal_steps=2,
+        steps=(s0, s1),
+    )
 
 
 def test_replay_reward_matches_alpha_q_minus_beta_c_by_hand():
@@ -102,15 +112,24 @@ def test_ppo_smoke_run_exports_a_controller_that_loads_and_decides(ppo_model, tm
     from aip_sdk.training.ppo import export_onnx
 
     path = tmp_path / "c.onnx"
-    report = export_onnx(ppo_model, path, table=TABLE, metadata={"alpha": 1.0, "beta": 0.5,
-                                                                   "suites": ["blocksworld"]})
+    report = export_onnx(
+        ppo_model,
+        path,
+        table=TABLE,
+        metadata={"alpha": 1.0, "beta": 0.5, "suites": ["blocksworld"]},
+    )
     assert report["max_abs_diff"] <= 1e-5 and path.stat().st_size < 64 * 1024
     ctrl = make_controller(f"learned:{path}")
     assert ctrl.table == TABLE and json.loads(ctrl.metadata["aip.suites"]) == ["blocksworld"]
     decision = ctrl.decide(Features(values=hand_trace().steps[0].features))
     assert decision in TABLE
-    expected = TABLE[int(ppo_model.predict(np.asarray(hand_trace().steps[0].features, np.float32),
-                                           deterministic=True)[0])]
+    expected = TABLE[
+        int(
+            ppo_model.predict(
+                np.asarray(hand_trace().steps[0].features, np.float32), deterministic=True
+            )[0]
+        )
+    ]
     assert decision == expected
 
 
@@ -138,13 +157,20 @@ class _Interrupt(Exception):
 
 
 @pytest.mark.slow
-def test_collect_interrupt_and_resume_equals_an_uninterrupted_run(real_backend, blocksworld, tmp_path):
+def test_collect_interrupt_and_resume_equals_an_uninterrupted_run(
+    real_backend, blocksworld, tmp_path
+):
     sizes = {0: 4, 1: 2}
     budgets = {1: 6}
 
     def collector(folder):
-        return Collector(real_backend, TraceStore(folder), pool_sizes=sizes,
-                         reasoning_budgets=budgets, max_steps=2)
+        return Collector(
+            real_backend,
+            TraceStore(folder),
+            pool_sizes=sizes,
+            reasoning_budgets=budgets,
+            max_steps=2,
+        )
 
     whole = tmp_path / "whole"
     collector(whole).run(blocksworld, "basic_3", 2, seed=5)
@@ -171,8 +197,15 @@ def test_collect_interrupt_and_resume_equals_an_uninterrupted_run(real_backend, 
 def test_live_env_passes_check_env_with_the_real_model(real_backend, blocksworld):
     from aip_sdk.training.live import LiveEnv
 
-    env = LiveEnv(real_backend, blocksworld, ["2"], decision_table_for({0: 2}), split="basic_3",
-                  max_steps=2, reasoning_budgets={1: 4})
+    env = LiveEnv(
+        real_backend,
+        blocksworld,
+        ["2"],
+        decision_table_for({0: 2}),
+        split="basic_3",
+        max_steps=2,
+        reasoning_budgets={1: 4},
+    )
     check_env(env, skip_render_check=True)
     obs, _ = env.reset(seed=0)
     total = 0.0

@@ -57,7 +57,10 @@ class OracleController:
         return 0
 
     def choose(
-        self, pools: Mapping[int, Sequence[Candidate]], good: Collection[str], order: Sequence[Decision]
+        self,
+        pools: Mapping[int, Sequence[Candidate]],
+        good: Collection[str],
+        order: Sequence[Decision],
     ) -> Decision | None:
         """The first decision in ``order`` whose vote over its pool prefix is good."""
         for d in order:

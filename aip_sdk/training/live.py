@@ -57,7 +57,9 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         budgets = dict(reasoning_budgets or DEFAULT_REASONING_BUDGETS)
         self.policy = Policy(backend, reasoning_budgets=budgets)
         self.cost_norm = float(max(d.k * (8 + budgets.get(d.depth, 0)) for d in self.table))
-        self.observation_space = spaces.Box(-1.0, 1.0, shape=(len(FEATURE_NAMES),), dtype=np.float32)
+        self.observation_space = spaces.Box(
+            -1.0, 1.0, shape=(len(FEATURE_NAMES),), dtype=np.float32
+        )
         self.action_space = spaces.Discrete(len(self.table))
         self._env: Any = None
         self._obs: Observation | None = None
@@ -122,8 +124,12 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
             feats = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
         else:
             feats = self._features()
-        info = {"action": chosen, "k": decision.k, "depth": decision.depth,
-                "success": bool(self._info.get("success"))}
+        info = {
+            "action": chosen,
+            "k": decision.k,
+            "depth": decision.depth,
+            "success": bool(self._info.get("success")),
+        }
         return feats, reward, bool(done), False, info
 
     def close(self) -> None:

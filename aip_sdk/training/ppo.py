@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def train_ppo(
         seed=seed,
     )
 
-    class _Progress(BaseCallback):  # type: ignore[misc]
+    class _Progress(BaseCallback):
         def _on_step(self) -> bool:
             if progress is not None:
                 progress(self.num_timesteps)
@@ -95,7 +96,7 @@ def train_ppo(
 def _onnxable(model: Any) -> Any:
     _, torch = _require()
 
-    class OnnxablePolicy(torch.nn.Module):  # type: ignore[misc]
+    class OnnxablePolicy(torch.nn.Module):  # type: ignore[misc,name-defined]
         """features -> action logits of the deterministic policy (SB3's export recipe)."""
 
         def __init__(self, policy: Any) -> None:
@@ -167,16 +168,18 @@ def export_onnx(
     module = _onnxable(model)
     buf = io.BytesIO()
     dummy = torch.zeros((1, len(FEATURE_NAMES)), dtype=torch.float32)
-    torch.onnx.export(
-        module,
-        (dummy,),
-        buf,
-        opset_version=OPSET,
-        input_names=["features"],
-        output_names=["logits"],
-        dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}},
-        dynamo=False,
-    )
+    with warnings.catch_warnings():  # the TorchScript exporter warns that it is the legacy path
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (dummy,),
+            buf,
+            opset_version=OPSET,
+            input_names=["features"],
+            output_names=["logits"],
+            dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
     proto = onnx.load_from_string(buf.getvalue())
     meta = {
         "aip.feature_schema": FEATURE_SCHEMA,
@@ -197,5 +200,6 @@ def export_onnx(
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out)
     return {"max_abs_diff": diff, "bytes": len(data), "seconds": time.perf_counter() - t0}

@@ -26,7 +26,21 @@ from aip_sdk.errors import ConfigError
 from aip_sdk.features import FEATURE_NAMES
 from aip_sdk.traces import EpisodeTrace, StepTrace
 
-__all__ = ["COST_MEASURES", "ReplayEnv", "evaluate", "step_cost"]
+__all__ = ["COST_MEASURES", "ReplayEnv", "evaluate", "oracle_choice", "split_holdout", "step_cost"]
+
+
+def split_holdout(
+    episodes: Sequence[EpisodeTrace], fraction: float
+) -> tuple[list[EpisodeTrace], list[EpisodeTrace]]:
+    """Split episodes into (train, held out) by a stable hash of their key."""
+    import zlib
+
+    train: list[EpisodeTrace] = []
+    held: list[EpisodeTrace] = []
+    for e in episodes:
+        (held if (zlib.crc32(e.key.encode()) % 1000) < fraction * 1000 else train).append(e)
+    return train, held
+
 
 COST_MEASURES = ("tokens", "calls")
 
@@ -56,14 +70,18 @@ class ReplayEnv(gymnasium.Env[np.ndarray, np.int64]):
     ) -> None:
         self.episodes = [e for e in episodes if e.steps]
         if not self.episodes:
-            raise ConfigError("no episode with steps in the traces; collect more with 'aip-sdk collect'")
+            raise ConfigError(
+                "no episode with steps in the traces; collect more with 'aip-sdk collect'"
+            )
         if cost not in COST_MEASURES:
             raise ConfigError(f"cost measure {cost!r} is not one of {COST_MEASURES} in replay")
         self.table = tuple(table)
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.cost = cost
-        self.observation_space = spaces.Box(-1.0, 1.0, shape=(len(FEATURE_NAMES),), dtype=np.float32)
+        self.observation_space = spaces.Box(
+            -1.0, 1.0, shape=(len(FEATURE_NAMES),), dtype=np.float32
+        )
         self.action_space = spaces.Discrete(len(self.table))
         self._ep: EpisodeTrace = self.episodes[0]
         self._t = 0
@@ -100,9 +118,24 @@ class ReplayEnv(gymnasium.Env[np.ndarray, np.int64]):
         terminated = self._t >= n
         if terminated:
             self._t = n - 1
-        info = {"good": good, "cost": cost, "tokens": step.cost(decision), "k": decision.k,
-                "depth": decision.depth}
+        info = {
+            "good": good,
+            "cost": cost,
+            "tokens": step.cost(decision),
+            "k": decision.k,
+            "depth": decision.depth,
+        }
         return self._obs(), float(reward), terminated, False, info
+
+
+def oracle_choice(step: StepTrace, table: Sequence[Decision], cost: str = "tokens") -> int:
+    """Index of the cheapest decision whose vote is good at ``step`` (else the cheapest)."""
+    order = sorted(range(len(table)), key=lambda i: step_cost(step, table[i], cost))
+    for i in order:
+        chosen = step.vote(table[i])
+        if chosen is not None and chosen.good:
+            return i
+    return order[0]
 
 
 def evaluate(
@@ -116,14 +149,18 @@ def evaluate(
 ) -> dict[str, float]:
     """Mean reward, Q (good-step share), C (normalised cost) and tokens of a decision rule.
 
-    ``choose(features) -> index`` is the rule (a trained policy, or a constant for a fixed one).
+    ``choose(features) -> index`` is the rule (a trained policy, or a constant for a fixed one);
+    ``"oracle"`` takes, with hindsight, the cheapest good decision at every step.
     """
     env = ReplayEnv(episodes, table, alpha=alpha, beta=beta, cost=cost)
     rewards, qs, cs, toks = [], [], [], []
     for ep in env.episodes:
         goods, costs, tokens = [], [], 0
         for s in ep.steps:
-            d = table[int(choose(np.asarray(s.features, dtype=np.float32)))]
+            if choose == "oracle":
+                d = table[oracle_choice(s, table, cost)]
+            else:
+                d = table[int(choose(np.asarray(s.features, dtype=np.float32)))]
             good, c = env.outcome(s, d)
             goods.append(good)
             costs.append(c)
