@@ -142,6 +142,57 @@ def tasks(suite: str, data: str | None, split: str | None) -> None:
 
 
 @main.command()
+@click.option("--suite", required=True, help="Suite to run.")
+@click.option("--data", type=click.Path(file_okay=False), default=None)
+@click.option("--split", default=None, help="Split (default: the suite's evaluation split).")
+@click.option("--strategy", "strategies", multiple=True, required=True,
+              help="Strategy spec; repeat for several (e.g. --strategy fixed:k=1 --strategy ac).")
+@click.option("--episodes", type=click.IntRange(1), required=True, help="Tasks per strategy and seed.")
+@click.option("--seeds", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None)
+@click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit per episode.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True)
+@_fail_cleanly
+def bench(
+    suite: str,
+    data: str | None,
+    split: str | None,
+    strategies: tuple[str, ...],
+    episodes: int,
+    seeds: int,
+    model: str | None,
+    max_steps: int | None,
+    out: str,
+) -> None:
+    """Compare strategies live; write results.json, summary.md and pareto.png (resumable)."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from aip_sdk.bench.harness import run_bench
+    from aip_sdk.bench.report import write_pareto, write_summary
+    from aip_sdk.controllers import make_controller
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.registry import load_backend
+
+    for spec in strategies:  # fail on a bad spec before any model is loaded
+        make_controller(spec)
+    s = load_suite(suite, data)
+    chosen = split or s.default_split
+    backend = load_backend("llamacpp", model_path=model)
+    bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
+    try:
+        results = run_bench(backend, s, chosen, strategies, episodes=episodes, seeds=seeds,
+                            out=Path(out), max_steps=max_steps, progress=lambda _s: bar.update(1))
+    finally:
+        bar.close()
+        backend.close()
+    write_summary(results, Path(out) / "summary.md")
+    write_pareto(results, Path(out) / "pareto.png")
+    click.echo(f"wrote {out}/results.json, summary.md and pareto.png")
+
+
+@main.command()
 @click.option("--suite", required=True, help="Suite to collect on.")
 @click.option("--data", type=click.Path(file_okay=False), default=None)
 @click.option("--split", default=None, help="Split to sample tasks from (default: the suite's).")

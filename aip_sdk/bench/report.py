@@ -1,0 +1,111 @@
+"""``summary.md`` and ``pareto.png`` from ``results.json``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aip_sdk.bench.harness import bootstrap_ci
+
+__all__ = ["aggregate_strategies", "write_pareto", "write_summary"]
+
+
+def aggregate_strategies(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (suite, split, strategy), pooling its seeds."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for run in results["runs"]:
+        groups[(run["suite"], run["split"], run["strategy"])].extend(run["episodes"])
+    rows = []
+    for (suite, split, strategy), eps in sorted(groups.items()):
+        succ = [1.0 if e["success"] else 0.0 for e in eps]
+        rows.append(
+            {
+                "suite": suite,
+                "split": split,
+                "strategy": strategy,
+                "episodes": len(eps),
+                "success": float(np.mean(succ)),
+                "ci": bootstrap_ci(succ),
+                "quality": float(np.mean([e["quality"] for e in eps])),
+                "tokens": float(np.mean([e["cost"]["generated_tokens"] for e in eps])),
+                "calls": float(np.mean([e["cost"]["llm_calls"] for e in eps])),
+                "seconds": float(np.mean([e["cost"]["seconds"] for e in eps])),
+            }
+        )
+    return rows
+
+
+def _best_fixed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    fixed = [r for r in rows if r["strategy"].startswith("fixed")]
+    return max(fixed, key=lambda r: (r["success"], -r["tokens"])) if fixed else None
+
+
+def write_summary(results: dict[str, Any], path: Path) -> str:
+    """A Markdown table per suite; tokens relative to the best fixed allocation."""
+    rows = aggregate_strategies(results)
+    lines = []
+    for suite_split in sorted({(r["suite"], r["split"]) for r in rows}):
+        sub = [r for r in rows if (r["suite"], r["split"]) == suite_split]
+        best = _best_fixed(sub)
+        lines += [
+            f"### {suite_split[0]} ({suite_split[1]})",
+            "",
+            "| strategy | episodes | success (95% CI) | quality | generated tokens | calls | "
+            "seconds | tokens vs best fixed |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in sub:
+            rel = f"{r['tokens'] / best['tokens']:.2f}x" if best and best["tokens"] else "n/a"
+            lines.append(
+                f"| {r['strategy']} | {r['episodes']} | {r['success']:.2f} "
+                f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}] | {r['quality']:.2f} | {r['tokens']:.0f} | "
+                f"{r['calls']:.1f} | {r['seconds']:.1f} | {rel} |"
+            )
+        if best:
+            lines.append("")
+            lines.append(f"Best fixed allocation: `{best['strategy']}`.")
+        lines.append("")
+    text = "\n".join(lines)
+    path.write_text(text)
+    return text
+
+
+def write_pareto(results: dict[str, Any], path: Path) -> None:
+    """Success against mean generated tokens (log x) per strategy, fixed curve and oracle."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = aggregate_strategies(results)
+    groups = sorted({(r["suite"], r["split"]) for r in rows})
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.2), squeeze=False)
+    for ax, group in zip(axes[0], groups):
+        sub = [r for r in rows if (r["suite"], r["split"]) == group]
+        fixed = sorted((r for r in sub if r["strategy"].startswith("fixed")), key=lambda r: r["tokens"])
+        if fixed:
+            ax.plot([max(r["tokens"], 1) for r in fixed], [r["success"] for r in fixed], "-",
+                    color="0.6", label="fixed allocations", zorder=1)
+        for r in sub:
+            x = max(r["tokens"], 1)
+            if r["strategy"] == "oracle":
+                ax.axhline(r["success"], ls="--", color="k", lw=1, label="oracle bound")
+                ax.scatter([x], [r["success"]], marker="*", s=120, color="k", zorder=3)
+            else:
+                ax.errorbar([x], [r["success"]],
+                            yerr=[[r["success"] - r["ci"][0]], [r["ci"][1] - r["success"]]],
+                            fmt="o", capsize=3, zorder=2)
+                ax.annotate(r["strategy"], (x, r["success"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("mean generated tokens per episode (log)")
+        ax.set_ylabel("success rate")
+        ax.set_title(f"{group[0]} ({group[1]})")
+        ax.set_ylim(-0.05, 1.05)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,61 @@
+"""aip-sdk bench: a small real run writes all three files, the schema holds, resume skips."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from aip_sdk.bench.harness import bootstrap_ci
+from aip_sdk.cli import main
+
+EPISODE_KEYS = {"task_id", "success", "quality", "steps", "cost", "decisions"}
+COST_KEYS = {"llm_calls", "prompt_tokens", "reused_prompt_tokens", "generated_tokens", "seconds"}
+SUMMARY_KEYS = {"episodes", "success_rate", "success_ci95", "mean_quality", "mean_generated_tokens",
+                "mean_llm_calls", "mean_seconds"}
+
+
+def check_schema(results):
+    """The results.json schema documented in docs/bench.md."""
+    assert set(results) == {"version", "runs"}
+    for run in results["runs"]:
+        assert set(run) == {"suite", "split", "model", "strategy", "seed", "episodes", "summary"}
+        assert set(run["summary"]) == SUMMARY_KEYS
+        lo, hi = run["summary"]["success_ci95"]
+        assert 0.0 <= lo <= run["summary"]["success_rate"] <= hi <= 1.0
+        for ep in run["episodes"]:
+            assert set(ep) == EPISODE_KEYS and set(ep["cost"]) == COST_KEYS
+            assert len(ep["decisions"]) == ep["steps"]
+            assert all(set(d) == {"k", "depth"} for d in ep["decisions"])
+
+
+def test_bootstrap_interval_brackets_the_mean():
+    lo, hi = bootstrap_ci([1, 0, 1, 1, 0, 1, 0, 1])
+    assert lo < 0.625 < hi
+    assert bootstrap_ci([1, 1, 1]) == [1.0, 1.0]
+
+
+@pytest.mark.slow
+def test_small_bench_run_writes_three_files_and_resumes(tmp_path):
+    args = ["bench", "--suite", "blocksworld", "--split", "basic_3", "--episodes", "2",
+            "--strategy", "fixed:k=1,depth=0", "--strategy", "ac:threshold=0.95,max=4,depth=0",
+            "--max-steps", "3", "--out", str(tmp_path)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    results = json.loads((tmp_path / "results.json").read_text())
+    check_schema(results)
+    assert len(results["runs"]) == 2 and all(len(x["episodes"]) == 2 for x in results["runs"])
+    summary = (tmp_path / "summary.md").read_text()
+    assert "fixed:k=1,depth=0" in summary and "tokens vs best fixed" in summary
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "episodes").glob("*.json")}
+    r = CliRunner().invoke(main, args)  # resume: nothing is redone
+    assert r.exit_code == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "episodes").glob("*.json")} == stamps
+
+
+def test_bad_strategy_fails_before_loading_a_model(tmp_path):
+    r = CliRunner().invoke(main, ["bench", "--suite", "grid", "--strategy", "acc", "--episodes", "1",
+                                  "--out", str(tmp_path)])
+    assert r.exit_code == 1 and "did you mean 'ac'" in r.output
