@@ -145,9 +145,16 @@ def tasks(suite: str, data: str | None, split: str | None) -> None:
 @click.option("--suite", required=True, help="Suite to run.")
 @click.option("--data", type=click.Path(file_okay=False), default=None)
 @click.option("--split", default=None, help="Split (default: the suite's evaluation split).")
-@click.option("--strategy", "strategies", multiple=True, required=True,
-              help="Strategy spec; repeat for several (e.g. --strategy fixed:k=1 --strategy ac).")
-@click.option("--episodes", type=click.IntRange(1), required=True, help="Tasks per strategy and seed.")
+@click.option(
+    "--strategy",
+    "strategies",
+    multiple=True,
+    required=True,
+    help="Strategy spec; repeat for several (e.g. --strategy fixed:k=1 --strategy ac).",
+)
+@click.option(
+    "--episodes", type=click.IntRange(1), required=True, help="Tasks per strategy and seed."
+)
 @click.option("--seeds", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None)
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit per episode.")
@@ -182,8 +189,17 @@ def bench(
     backend = load_backend("llamacpp", model_path=model)
     bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
     try:
-        results = run_bench(backend, s, chosen, strategies, episodes=episodes, seeds=seeds,
-                            out=Path(out), max_steps=max_steps, progress=lambda _s: bar.update(1))
+        results = run_bench(
+            backend,
+            s,
+            chosen,
+            strategies,
+            episodes=episodes,
+            seeds=seeds,
+            out=Path(out),
+            max_steps=max_steps,
+            progress=lambda _s: bar.update(1),
+        )
     finally:
         bar.close()
         backend.close()

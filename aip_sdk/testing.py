@@ -10,10 +10,13 @@
 from __future__ import annotations
 
 import collections
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from aip_sdk.backend import (
     Backend,
@@ -24,9 +27,11 @@ from aip_sdk.backend import (
     ScoreResult,
 )
 from aip_sdk.cost import Cost
+from aip_sdk.decision import DEFAULT_DECISION_TABLE, Decision, table_to_json
 from aip_sdk.errors import BackendError
+from aip_sdk.features import FEATURE_SCHEMA
 
-__all__ = ["ScriptedBackend", "check_backend"]
+__all__ = ["ScriptedBackend", "build_controller_file", "check_backend"]
 
 
 @attrs.define
@@ -186,3 +191,53 @@ def check_backend(backend: Backend, *, seed: int = 1234) -> None:
         again = backend.sample(prompt + "A", n=1, max_tokens=2, seed=seed)
         assert again.cost.reused_prompt_tokens > 0, "a backend that reuses prefixes must report it"
         assert again.cost.prompt_tokens < first.cost.prompt_tokens + first.cost.reused_prompt_tokens
+
+
+def build_controller_file(
+    path: str | os.PathLike[str],
+    layers: Sequence[np.ndarray[Any, Any]],
+    *,
+    biases: Sequence[np.ndarray[Any, Any]] | None = None,
+    table: Sequence[Decision] = DEFAULT_DECISION_TABLE,
+    schema: str = FEATURE_SCHEMA,
+) -> Path:
+    """Write a small ONNX controller (Gemm layers with tanh between them) built with
+    ``onnx.helper``, with the metadata a learned controller reads.
+
+    Use it for tests and benchmarks of the learned-controller path without training one.
+    ``layers[0]`` has one row per feature (its row count sets the input width); the last layer
+    has one column per decision. Needs the ``onnx`` package (``dev`` or ``train`` extra).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    biases = biases or [np.zeros(w.shape[1], dtype=np.float32) for w in layers]
+    nodes, inits, prev = [], [], "features"
+    for i, (w, b) in enumerate(zip(layers, biases)):
+        inits += [
+            numpy_helper.from_array(np.asarray(w, np.float32), f"W{i}"),
+            numpy_helper.from_array(np.asarray(b, np.float32), f"B{i}"),
+        ]
+        last = i == len(layers) - 1
+        out = "logits" if last else f"z{i}"
+        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"B{i}"], [out]))
+        if not last:
+            nodes.append(helper.make_node("Tanh", [out], [f"h{i}"]))
+            prev = f"h{i}"
+    graph = helper.make_graph(
+        nodes,
+        "policy",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, layers[0].shape[0]])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, layers[-1].shape[1]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in {
+        "aip.feature_schema": schema,
+        "aip.decision_table": table_to_json(table),
+    }.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return Path(path)

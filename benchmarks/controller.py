@@ -16,50 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from aip_sdk.controllers.learned import LearnedController, default_controller_path
+from aip_sdk.decision import DEFAULT_DECISION_TABLE
 from aip_sdk.features import FEATURE_NAMES, Features
+from aip_sdk.testing import build_controller_file
 
 
 def _mlp(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    from aip_sdk.decision import DEFAULT_DECISION_TABLE, table_to_json
-    from aip_sdk.features import FEATURE_SCHEMA
-
+    """A 64-64 tanh MLP with random weights: the architecture ``train-controller`` exports."""
     rng = np.random.default_rng(0)
     dims = [len(FEATURE_NAMES), 64, 64, len(DEFAULT_DECISION_TABLE)]
-    nodes, inits, prev = [], [], "features"
-    for i, (a, b) in enumerate(zip(dims, dims[1:])):
-        inits += [
-            numpy_helper.from_array(rng.normal(size=(a, b)).astype(np.float32), f"W{i}"),
-            numpy_helper.from_array(np.zeros(b, np.float32), f"B{i}"),
-        ]
-        out = "logits" if i == len(dims) - 2 else f"h{i}"
-        nodes.append(
-            helper.make_node(
-                "Gemm", [prev, f"W{i}", f"B{i}"], [out + ("" if out == "logits" else "_")]
-            )
-        )
-        if out != "logits":
-            nodes.append(helper.make_node("Tanh", [out + "_"], [out]))
-        prev = out
-    graph = helper.make_graph(
-        nodes,
-        "policy",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, dims[0]])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, dims[-1]])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    for k, v in {
-        "aip.feature_schema": FEATURE_SCHEMA,
-        "aip.decision_table": table_to_json(DEFAULT_DECISION_TABLE),
-    }.items():
-        e = model.metadata_props.add()
-        e.key, e.value = k, v
-    onnx.save(model, str(path))
-    return path
+    layers = [rng.normal(size=(a, b)).astype(np.float32) for a, b in zip(dims, dims[1:])]
+    return build_controller_file(path, layers)
 
 
 def main() -> None:

@@ -12,8 +12,15 @@ from aip_sdk.cli import main
 
 EPISODE_KEYS = {"task_id", "success", "quality", "steps", "cost", "decisions"}
 COST_KEYS = {"llm_calls", "prompt_tokens", "reused_prompt_tokens", "generated_tokens", "seconds"}
-SUMMARY_KEYS = {"episodes", "success_rate", "success_ci95", "mean_quality", "mean_generated_tokens",
-                "mean_llm_calls", "mean_seconds"}
+SUMMARY_KEYS = {
+    "episodes",
+    "success_rate",
+    "success_ci95",
+    "mean_quality",
+    "mean_generated_tokens",
+    "mean_llm_calls",
+    "mean_seconds",
+}
 
 
 def check_schema(results):
@@ -38,9 +45,23 @@ def test_bootstrap_interval_brackets_the_mean():
 
 @pytest.mark.slow
 def test_small_bench_run_writes_three_files_and_resumes(tmp_path):
-    args = ["bench", "--suite", "blocksworld", "--split", "basic_3", "--episodes", "2",
-            "--strategy", "fixed:k=1,depth=0", "--strategy", "ac:threshold=0.95,max=4,depth=0",
-            "--max-steps", "3", "--out", str(tmp_path)]
+    args = [
+        "bench",
+        "--suite",
+        "blocksworld",
+        "--split",
+        "basic_3",
+        "--episodes",
+        "2",
+        "--strategy",
+        "fixed:k=1,depth=0",
+        "--strategy",
+        "ac:threshold=0.95,max=4,depth=0",
+        "--max-steps",
+        "3",
+        "--out",
+        str(tmp_path),
+    ]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     results = json.loads((tmp_path / "results.json").read_text())
@@ -56,6 +77,18 @@ def test_small_bench_run_writes_three_files_and_resumes(tmp_path):
 
 
 def test_bad_strategy_fails_before_loading_a_model(tmp_path):
-    r = CliRunner().invoke(main, ["bench", "--suite", "grid", "--strategy", "acc", "--episodes", "1",
-                                  "--out", str(tmp_path)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "--suite",
+            "grid",
+            "--strategy",
+            "acc",
+            "--episodes",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 1 and "did you mean 'ac'" in r.output

@@ -13,8 +13,9 @@ from aip_sdk.controllers import (
     FixedController,
     beta_stop_probability,
 )
-from aip_sdk.decision import DEFAULT_DECISION_TABLE, table_to_json
+from aip_sdk.decision import DEFAULT_DECISION_TABLE
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
+from aip_sdk.testing import build_controller_file
 
 
 def run_sequential(ctrl, answers):
@@ -95,31 +96,12 @@ def test_bad_specs_say_what_is_wrong(spec, message):
 
 def _tiny_controller(path, *, schema=FEATURE_SCHEMA, width=len(FEATURE_NAMES), prefer=4):
     """A 1-layer ONNX policy whose logits favour decision ``prefer`` when feature 0 is low."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     n_out = len(DEFAULT_DECISION_TABLE)
     w = np.zeros((width, n_out), dtype=np.float32)
     b = np.zeros(n_out, dtype=np.float32)
     w[0, 0] = 10.0  # confident -> decision 0 (k=1, depth=0)
     b[prefer] = 5.0
-    graph = helper.make_graph(
-        [helper.make_node("Gemm", ["features", "W", "B"], ["logits"])],
-        "policy",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, width])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, n_out])],
-        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    for key, value in {
-        "aip.feature_schema": schema,
-        "aip.decision_table": table_to_json(DEFAULT_DECISION_TABLE),
-    }.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, str(path))
-    return path
+    return build_controller_file(path, [w], biases=[b], schema=schema)
 
 
 def test_learned_controller_round_trip(tmp_path):

@@ -84,9 +84,13 @@ def run_bench(
         for seed in range(seeds):
             planner = Planner(backend=backend, controller=strategy, seed=seed)
             for task_id in tasks:
-                path = out / "episodes" / (
-                    f"{_safe(suite.name)}__{_safe(split)}__{_safe(strategy)}__{seed}__"
-                    f"{_safe(task_id)}.json"
+                path = (
+                    out
+                    / "episodes"
+                    / (
+                        f"{_safe(suite.name)}__{_safe(split)}__{_safe(strategy)}__{seed}__"
+                        f"{_safe(task_id)}.json"
+                    )
                 )
                 if path.is_file():
                     if progress:
@@ -135,7 +139,10 @@ def build_results(out: Path) -> dict[str, Any]:
                 "strategy": strategy,
                 "seed": seed,
                 "episodes": [
-                    {k: e[k] for k in ("task_id", "success", "quality", "steps", "cost", "decisions")}
+                    {
+                        k: e[k]
+                        for k in ("task_id", "success", "quality", "steps", "cost", "decisions")
+                    }
                     for e in eps
                 ],
                 "summary": summarise(eps),

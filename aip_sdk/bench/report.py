@@ -85,21 +85,39 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.2), squeeze=False)
     for ax, group in zip(axes[0], groups):
         sub = [r for r in rows if (r["suite"], r["split"]) == group]
-        fixed = sorted((r for r in sub if r["strategy"].startswith("fixed")), key=lambda r: r["tokens"])
+        fixed = sorted(
+            (r for r in sub if r["strategy"].startswith("fixed")), key=lambda r: r["tokens"]
+        )
         if fixed:
-            ax.plot([max(r["tokens"], 1) for r in fixed], [r["success"] for r in fixed], "-",
-                    color="0.6", label="fixed allocations", zorder=1)
+            ax.plot(
+                [max(r["tokens"], 1) for r in fixed],
+                [r["success"] for r in fixed],
+                "-",
+                color="0.6",
+                label="fixed allocations",
+                zorder=1,
+            )
         for r in sub:
             x = max(r["tokens"], 1)
             if r["strategy"] == "oracle":
                 ax.axhline(r["success"], ls="--", color="k", lw=1, label="oracle bound")
                 ax.scatter([x], [r["success"]], marker="*", s=120, color="k", zorder=3)
             else:
-                ax.errorbar([x], [r["success"]],
-                            yerr=[[r["success"] - r["ci"][0]], [r["ci"][1] - r["success"]]],
-                            fmt="o", capsize=3, zorder=2)
-                ax.annotate(r["strategy"], (x, r["success"]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")
+                ax.errorbar(
+                    [x],
+                    [r["success"]],
+                    yerr=[[r["success"] - r["ci"][0]], [r["ci"][1] - r["success"]]],
+                    fmt="o",
+                    capsize=3,
+                    zorder=2,
+                )
+                ax.annotate(
+                    r["strategy"],
+                    (x, r["success"]),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
         ax.set_xscale("log")
         ax.set_xlabel("mean generated tokens per episode (log)")
         ax.set_ylabel("success rate")
