@@ -3,8 +3,11 @@
 The environment is built directly with ``textworld.gym.register_game`` and ALFWorld's
 ``AlfredDemangler`` / ``AlfredInfos`` wrappers (ALFWorld's own builder ignores the expert type it
 is given, and its hand-coded expert needs ALFRED trajectory files the games do not ship). The
-expert plan comes from TextWorld's planner (``policy_commands``); its length at reset is the
-optimum used for quality. Success is ``info["won"]`` only, never ``done``; the budget is 50 steps.
+expert plan comes from TextWorld's planner, asked once at reset (its length is the optimum used for
+quality); asking it at every step, as ``policy_commands`` does, can stall for minutes in a state
+the planner finds hard. The good action of a step is the plan's next command while the episode
+follows the plan; after a deviation the step has no label. Success is ``info["won"]`` only, never
+``done``; the budget is 50 steps.
 
 Task ids are game folders relative to the split, ``<task-type>-<...>-<scene>/<trial>``; the first
 folder alone selects its first trial.
@@ -56,7 +59,6 @@ class AlfworldEnv(TextEnvBase):
             won=True,
             admissible_commands=True,
             feedback=True,
-            policy_commands=True,
             extras=["gamefile"],
         )
         try:
@@ -77,6 +79,8 @@ class AlfworldEnv(TextEnvBase):
         self._actions: list[str] = []
         self._won = False
         self._plan: list[str] = []
+        self._followed = 0
+        self._on_plan = True
         self._optimal: int | None = None
         super().__init__(max_steps=max_steps)
 
@@ -90,12 +94,15 @@ class AlfworldEnv(TextEnvBase):
         room = obs.split("\n\n")[1] if "\n\n" in obs else obs
         self._text = room.replace("-= Welcome to TextWorld, ALFRED! =-", "").strip()
         self._absorb(info)
-        self._optimal = len(info.get("policy_commands") or []) or None
+        pddl = self._env.batch_env.envs[0].unwrapped
+        self._plan = list(pddl._pddl_state.replan(pddl._entity_infos))
+        self._followed = 0
+        self._on_plan = True
+        self._optimal = len(self._plan) or None
 
     def _absorb(self, info: dict[str, Any]) -> None:
         self._actions = [a for a in info.get("admissible_commands") or [] if a not in _SKIP]
         self._won = bool(info.get("won"))
-        self._plan = list(info.get("policy_commands") or [])
 
     def _state_text(self) -> str:
         return self._text
@@ -108,6 +115,11 @@ class AlfworldEnv(TextEnvBase):
 
     def _execute(self, action: str) -> tuple[bool, bool, str]:
         before = self._text
+        if self._on_plan and self._followed < len(self._plan):
+            self._on_plan = action == self._plan[self._followed]
+            self._followed += int(self._on_plan)
+        else:
+            self._on_plan = False
         obs, _score, _done, info = self._env.step(action)
         self._text = obs.strip()
         self._absorb(info)
@@ -120,12 +132,12 @@ class AlfworldEnv(TextEnvBase):
         return self._optimal
 
     def expert_plan(self) -> list[str]:
-        """TextWorld's planner's commands from the current state to the goal."""
-        return list(self._plan)
+        """The rest of the planner's plan (empty once the episode left the plan)."""
+        return list(self._plan[self._followed :]) if self._on_plan else []
 
     def good_actions(self) -> set[str]:
-        """The expert's next command (ALFWorld cannot be simulated to label the others)."""
-        return set(self._plan[:1])
+        """The plan's next command while the episode follows the plan, else nothing."""
+        return set(self.expert_plan()[:1])
 
     def close(self) -> None:
         self._env.close()

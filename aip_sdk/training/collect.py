@@ -151,6 +151,8 @@ class Collector:
             if not o.actions:
                 break
             good = tuple(sorted(labels()))
+            if not good:  # no label here (ALFWorld off the expert plan): stop recording
+                break
             probe, probe_cost = policy.probe(o, history)
             feats = Features.compute(
                 probe, step=t, max_steps=limit, last_failed=last_failed, no_progress=no_progress
