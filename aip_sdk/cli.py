@@ -217,6 +217,13 @@ def bench(
 @click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None)
 @click.option("--max-steps", type=click.IntRange(1), default=15, show_default=True)
 @click.option("--pool", default="0:16,1:8,2:4", show_default=True, help="Pool size per depth.")
+@click.option(
+    "--follow-expert",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability of taking a good action instead of the behaviour vote.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_fail_cleanly
 def collect(
@@ -228,6 +235,7 @@ def collect(
     model: str | None,
     max_steps: int,
     pool: str,
+    follow_expert: float,
     seed: int,
 ) -> None:
     """Record labelled candidate pools at every visited step (resumable)."""
@@ -245,7 +253,9 @@ def collect(
     s = load_suite(suite, data)
     chosen = split or s.default_split
     backend = load_backend("llamacpp", model_path=model)
-    collector = Collector(backend, open_store(out), pool_sizes=sizes, max_steps=max_steps)
+    collector = Collector(
+        backend, open_store(out), pool_sizes=sizes, max_steps=max_steps, follow_expert=follow_expert
+    )
     bar = tqdm(total=episodes, desc=f"collect {suite}/{chosen}", unit="ep")
     steps = 0
 

@@ -22,7 +22,7 @@ from aip_sdk.records import Candidate, PlanResult, StepRecord
 
 __all__ = ["DEFAULT_CONTROLLER_SPEC", "Planner", "TextEnv"]
 
-DEFAULT_CONTROLLER_SPEC = "fixed:k=1,depth=0"
+DEFAULT_CONTROLLER_SPEC = "learned"  # the controller shipped in aip_sdk/data/controller.onnx
 
 
 class TextEnv(Protocol):

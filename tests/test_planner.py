@@ -82,7 +82,7 @@ def test_budget_stops_the_plan_and_keeps_partial_steps(blocksworld):
 def test_repr_is_short_and_informative():
     assert (
         repr(Planner(backend=ScriptedBackend()))
-        == "<Planner model='scripted' controller='fixed:k=1,depth=0'>"
+        == "<Planner model='scripted' controller='learned'>"
     )
 
 

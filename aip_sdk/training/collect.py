@@ -4,7 +4,8 @@ At each step the collector runs the probe (features), then draws a pool of candi
 depth (``pool_sizes``, e.g. 16 at depth 0, 8 at depth 1, 4 at depth 2) and labels each candidate
 good or not with the environment's ``good_actions()`` (simulation on a clone for Blocksworld and
 MiniGrid, the expert for ALFWorld and MiniWoB++). To move on it takes the vote of a decision drawn
-uniformly from the decision table (a behaviour policy that visits good and bad states alike).
+uniformly from the decision table (a behaviour policy that visits good and bad states alike), or,
+with probability ``follow_expert``, a good action (ALFWorld is labelled only on the expert's path).
 All sampling seeds derive from the episode seed, so a resumed collection records what an
 uninterrupted one would.
 """
@@ -58,6 +59,7 @@ class Collector:
     )
     temperature: float = 0.7
     max_steps: int = 15
+    follow_expert: float = 0.0
 
     @property
     def table(self) -> tuple[Decision, ...]:
@@ -72,6 +74,7 @@ class Collector:
             "reasoning_budgets": {str(k): v for k, v in self.reasoning_budgets.items()},
             "temperature": self.temperature,
             "max_steps": self.max_steps,
+            "follow_expert": self.follow_expert,
             "decision_table": [d.to_dict() for d in self.table],
             "suites": {suite: [split]},
         }
@@ -178,12 +181,15 @@ class Collector:
                 good=good,
                 taken="",
             )
-            chosen = step.vote(rng.choice(self.table))
-            assert chosen is not None
-            step = attrs.evolve(step, taken=chosen.action)
+            vote = step.vote(rng.choice(self.table))
+            assert vote is not None
+            taken = vote.action
+            if rng.random() < self.follow_expert:  # stay near the expert path (ALFWorld labels)
+                taken = good[0]
+            step = attrs.evolve(step, taken=taken)
             steps.append(step)
-            obs, _r, terminated, truncated, info = env.step(chosen.action)
-            history.append(chosen.action)
+            obs, _r, terminated, truncated, info = env.step(taken)
+            history.append(taken)
             last_failed = not bool(info.get("valid", True))
             no_progress = not bool(info.get("changed", True))
             if info.get("success") or terminated or truncated:
