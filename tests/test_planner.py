@@ -63,7 +63,7 @@ def test_plan_runs_an_episode_and_keeps_every_step(blocksworld):
     env = blocksworld.make("2", "basic_3")
     plan = blocksworld.ground_truth_plan("2", "basic_3")
     b = ScriptedBackend(samples=plan)
-    result = Planner(backend=b).plan(env, max_steps=20)
+    result = Planner(backend=b, controller="fixed:k=1,depth=0").plan(env, max_steps=20)
     assert result.success and result.quality == 1.0
     assert list(result.actions) == plan
     assert result.stop_reason == "success"
@@ -73,7 +73,9 @@ def test_plan_runs_an_episode_and_keeps_every_step(blocksworld):
 
 def test_budget_stops_the_plan_and_keeps_partial_steps(blocksworld):
     env = blocksworld.make("3", "basic")
-    result = Planner(backend=ScriptedBackend()).plan(env, max_steps=30, budget_tokens=200)
+    result = Planner(backend=ScriptedBackend(), controller="fixed:k=1,depth=0").plan(
+        env, max_steps=30, budget_tokens=200
+    )
     assert result.stop_reason == "budget"
     assert 0 < len(result.steps) < 30
     assert result.cost.tokens >= 200
@@ -100,3 +102,12 @@ def test_oracle_takes_the_cheapest_decision_whose_vote_is_good():
 def test_oracle_needs_good_action_labels():
     with pytest.raises(ConfigError, match="good actions"):
         Planner(backend=ScriptedBackend(), controller="oracle").act(OBS)
+
+
+def test_default_controller_is_the_shipped_learned_one():
+    b = ScriptedBackend(samples=["open door"] * 16, scores={"open door": -0.1})
+    p = Planner(backend=b)
+    assert p.controller.spec == "learned"
+    rec = p.act(OBS)
+    assert rec.features is not None and b.requests[0][0] == "score"  # the probe ran first
+    assert rec.decision in p.controller.table
