@@ -330,10 +330,16 @@ def train_controller(
     from tqdm import tqdm
 
     from aip_sdk.decision import table_from_json
-    from aip_sdk.errors import ConfigError
+    from aip_sdk.errors import ConfigError, MissingDependencyError
     from aip_sdk.traces import TraceStore
     from aip_sdk.training.ppo import export_onnx, train_ppo
-    from aip_sdk.training.replay import evaluate, split_holdout
+
+    try:
+        from aip_sdk.training.replay import evaluate, split_holdout
+    except ImportError as exc:
+        raise MissingDependencyError(
+            exc.name or "gymnasium", extra="train", purpose="train a controller"
+        ) from exc
 
     episodes = []
     manifests = []

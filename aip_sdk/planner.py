@@ -14,7 +14,7 @@ from aip_sdk.controllers import Controller, make_controller
 from aip_sdk.controllers.oracle import OracleController
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
-from aip_sdk.errors import ConfigError
+from aip_sdk.errors import ConfigError, EnvironmentError_
 from aip_sdk.features import Features, Probe
 from aip_sdk.observation import Observation
 from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, Policy, aggregate
@@ -310,7 +310,14 @@ class Planner:
                 budget_frac=(total.tokens / budget_tokens) if budget_tokens else 0.0,
                 seed=_seed(base, step),
             )
-            obs, _reward, terminated, truncated, info = env.step(record.action)
+            try:
+                obs, _reward, terminated, truncated, info = env.step(record.action)
+            except EnvironmentError_ as exc:  # e.g. the browser died: the episode fails
+                records.append(attrs.evolve(record, feedback=f"environment error: {exc}"))
+                actions.append(record.action)
+                total = total + record.cost
+                stop_reason, success, quality = "env_error", False, 0.0
+                break
             feedback = str(info.get("feedback", ""))
             records.append(attrs.evolve(record, feedback=feedback))
             actions.append(record.action)

@@ -80,7 +80,8 @@ class PlanResult:
         quality: in [0, 1]; the environment's quality (optimal / taken steps on success).
         steps: the step records.
         cost: total compute.
-        stop_reason: ``success``, ``terminated``, ``truncated``, ``max_steps`` or ``budget``.
+        stop_reason: ``success``, ``terminated``, ``truncated``, ``max_steps``, ``budget`` or
+            ``env_error`` (the environment failed, e.g. its browser died; the episode failed).
         optimal_steps: the optimal plan length when the environment knows it.
         model: the backend's model name.
         controller: the controller's spec.

@@ -111,3 +111,24 @@ def test_default_controller_is_the_shipped_learned_one():
     rec = p.act(OBS)
     assert rec.features is not None and b.requests[0][0] == "score"  # the probe ran first
     assert rec.decision in p.controller.table
+
+
+def test_an_environment_failure_fails_the_episode_and_keeps_the_steps(blocksworld):
+    from aip_sdk import EnvironmentError_
+
+    env = blocksworld.make("2", "basic_3")
+    real_step = env.step
+    calls = []
+
+    def flaky(action):
+        calls.append(action)
+        if len(calls) == 2:
+            raise EnvironmentError_("the browser died")
+        return real_step(action)
+
+    env.step = flaky
+    result = Planner(backend=ScriptedBackend(), controller="fixed:k=1,depth=0").plan(
+        env, max_steps=5
+    )
+    assert result.stop_reason == "env_error" and not result.success
+    assert len(result.steps) == 2 and "the browser died" in result.steps[-1].feedback
