@@ -30,7 +30,7 @@ from aip_sdk.traces import EpisodeTrace, PoolSample, StepTrace, TraceStore, epis
 
 __all__ = ["DEFAULT_POOL_SIZES", "Collector", "decision_table_for"]
 
-DEFAULT_POOL_SIZES: Mapping[int, int] = {0: 16, 1: 8, 2: 4}
+DEFAULT_POOL_SIZES: Mapping[int, int] = {0: 8, 1: 4, 2: 2}
 
 
 def decision_table_for(pool_sizes: Mapping[int, int]) -> tuple[Decision, ...]:
