@@ -216,7 +216,12 @@ def bench(
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Trace folder.")
 @click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None)
 @click.option("--max-steps", type=click.IntRange(1), default=15, show_default=True)
-@click.option("--pool", default="0:8,1:4,2:2", show_default=True, help="Candidates drawn per depth, as depth:count pairs.")
+@click.option(
+    "--pool",
+    default="0:8,1:4,2:2",
+    show_default=True,
+    help="Candidates drawn per depth, as depth:count pairs.",
+)
 @click.option(
     "--follow-expert",
     type=click.FloatRange(0, 1),
