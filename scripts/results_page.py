@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from aip_sdk.bench.report import aggregate_strategies, write_summary
+from aip_sdk.bench.report import aggregate_strategies, write_pareto, write_summary
 
 
 def main() -> None:
@@ -18,6 +18,7 @@ def main() -> None:
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
     ap.add_argument("--command", default="bash scripts/results.sh")
+    ap.add_argument("--note", default="", help="A status paragraph placed under the title.")
     args = ap.parse_args()
     img = args.out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
@@ -28,6 +29,8 @@ def main() -> None:
         "environments; nothing here is replayed from traces).",
         "",
     ]
+    if args.note:
+        parts += [args.note, ""]
     for d in args.dirs:
         res_path = d / "results.json"
         if not res_path.is_file():
@@ -37,6 +40,7 @@ def main() -> None:
         parts.append(f"## {d.name}")
         parts.append("")
         parts.append(write_summary(results, d / "summary.md"))
+        write_pareto(results, d / "pareto.png")
         if (d / "pareto.png").is_file():
             target = img / f"pareto-{d.name}.png"
             shutil.copyfile(d / "pareto.png", target)

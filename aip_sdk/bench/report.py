@@ -76,6 +76,7 @@ def write_summary(results: dict[str, Any], path: Path) -> str:
 def write_pareto(results: dict[str, Any], path: Path) -> None:
     """Success against mean generated tokens (log x) per strategy, fixed curve and oracle."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -119,6 +120,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                     textcoords="offset points",
                 )
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("mean generated tokens per episode (log)")
         ax.set_ylabel("success rate")
         ax.set_title(f"{group[0]} ({group[1]})")
