@@ -244,12 +244,15 @@ def collect(
     seed: int,
 ) -> None:
     """Record labelled candidate pools at every visited step (resumable)."""
+    from pathlib import Path
+
     from tqdm import tqdm
 
     from aip_sdk.envs.suite import load_suite
     from aip_sdk.errors import ConfigError
     from aip_sdk.registry import load_backend
-    from aip_sdk.training.collect import Collector, open_store
+    from aip_sdk.traces import TraceStore
+    from aip_sdk.training.collect import Collector
 
     try:
         sizes = {int(d): int(n) for d, n in (p.split(":") for p in pool.split(","))}
@@ -259,7 +262,11 @@ def collect(
     chosen = split or s.default_split
     backend = load_backend("llamacpp", model_path=model)
     collector = Collector(
-        backend, open_store(out), pool_sizes=sizes, max_steps=max_steps, follow_expert=follow_expert
+        backend,
+        TraceStore(Path(out)),
+        pool_sizes=sizes,
+        max_steps=max_steps,
+        follow_expert=follow_expert,
     )
     bar = tqdm(total=episodes, desc=f"collect {suite}/{chosen}", unit="ep")
     steps = 0

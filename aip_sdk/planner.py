@@ -7,7 +7,6 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
-import numpy as np
 
 from aip_sdk.backend import Backend
 from aip_sdk.controllers import Controller, make_controller
@@ -17,7 +16,7 @@ from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError, EnvironmentError_
 from aip_sdk.features import Features, Probe
 from aip_sdk.observation import Observation
-from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, Policy, aggregate
+from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, Policy, aggregate, derive_seed
 from aip_sdk.records import Candidate, PlanResult, StepRecord
 
 __all__ = ["DEFAULT_CONTROLLER_SPEC", "Planner", "TextEnv"]
@@ -37,10 +36,6 @@ class TextEnv(Protocol):
     ) -> tuple[Any, dict[str, Any]]: ...
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]: ...
-
-
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([p & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
 
 
 @attrs.define
@@ -149,7 +144,7 @@ class Planner:
                     history=history,
                     step=step,
                     good=good_actions,
-                    seed=_seed(self.seed, step) if seed is None else seed,
+                    seed=derive_seed(self.seed, step) if seed is None else seed,
                 )
         with self._lock:
             return self._act(
@@ -160,7 +155,7 @@ class Planner:
                 last_failed=last_failed,
                 no_progress=no_progress,
                 budget_frac=budget_frac,
-                seed=_seed(self.seed, step) if seed is None else seed,
+                seed=derive_seed(self.seed, step) if seed is None else seed,
             )
 
     def _act(
@@ -195,7 +190,7 @@ class Planner:
         call = 0
         while want > 0:
             drawn, draw_cost = self._policy.draw(
-                obs, history, n=want, depth=first.depth, seed=_seed(seed, call)
+                obs, history, n=want, depth=first.depth, seed=derive_seed(seed, call)
             )
             candidates.extend(drawn)
             cost = cost + draw_cost
@@ -230,7 +225,7 @@ class Planner:
         for d in order:
             if d.depth not in pools:
                 pools[d.depth], costs[d.depth] = self._policy.draw(
-                    obs, history, n=ctrl.pool_size, depth=d.depth, seed=_seed(seed, d.depth)
+                    obs, history, n=ctrl.pool_size, depth=d.depth, seed=derive_seed(seed, d.depth)
                 )
             if ctrl.choose(pools, good, [d]) is not None:
                 chosen = d
@@ -292,7 +287,7 @@ class Planner:
         stop_reason = "max_steps"
         success = False
         quality = 0.0
-        base = self.seed if seed is None else _seed(self.seed, seed)
+        base = self.seed if seed is None else derive_seed(self.seed, seed)
         for step in range(limit):
             if budget_tokens is not None and total.tokens >= budget_tokens:
                 stop_reason = "budget"
@@ -308,7 +303,7 @@ class Planner:
                 last_failed=last_failed,
                 no_progress=no_progress,
                 budget_frac=(total.tokens / budget_tokens) if budget_tokens else 0.0,
-                seed=_seed(base, step),
+                seed=derive_seed(base, step),
             )
             try:
                 obs, _reward, terminated, truncated, info = env.step(record.action)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import attrs
 import numpy as np
@@ -21,14 +22,27 @@ from aip_sdk.observation import Observation
 from aip_sdk.prompts import ACTION_CUE, THOUGHT_CUE, choice_messages
 from aip_sdk.records import Candidate
 
-__all__ = ["DEFAULT_REASONING_BUDGETS", "Policy", "aggregate"]
+__all__ = ["DEFAULT_REASONING_BUDGETS", "Policy", "Vote", "aggregate", "derive_seed"]
 
 DEFAULT_REASONING_BUDGETS: Mapping[int, int] = {1: 24, 2: 64}
 
 
-def aggregate(
-    candidates: Sequence[Candidate], probe: Probe | None = None
-) -> tuple[str, dict[str, int]]:
+def derive_seed(*parts: int) -> int:
+    """A 32-bit seed derived from ``parts`` (episode, step, draw...): stable and well mixed."""
+    return int(np.random.SeedSequence([p & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
+
+
+class Vote(Protocol):
+    """Anything that votes: a drawn candidate or a recorded pool sample."""
+
+    @property
+    def action(self) -> str: ...
+
+    @property
+    def logprob(self) -> float: ...
+
+
+def aggregate(candidates: Sequence[Vote], probe: Probe | None = None) -> tuple[str, dict[str, int]]:
     """Majority vote; ties go to the higher summed log-prob (the probe's, when there is one)."""
     votes = Counter(c.action for c in candidates)
     best_lp: dict[str, float] = {}

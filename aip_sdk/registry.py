@@ -24,7 +24,6 @@ ENTRY_POINT_GROUP = "aip_sdk.backends"
 # Install hints for backends whose distributions we know, keyed by backend name.
 _INSTALL_HINTS = {
     "llamacpp": "aip-sdk-llamacpp (pip install ./backends/llamacpp from a checkout)",
-    "onnx": "aip-sdk-onnx (pip install ./backends/onnx from a checkout)",
 }
 
 _lock = threading.Lock()

@@ -81,15 +81,11 @@ class StepTrace:
         pool = self.pools.get(decision.depth, ())
         if len(pool) < decision.k:
             return None
+        from aip_sdk.policy import aggregate
+
         head = pool[: decision.k]
-        counts: dict[str, int] = {}
-        best: dict[str, PoolSample] = {}
-        for s in head:
-            counts[s.action] = counts.get(s.action, 0) + 1
-            if s.action not in best or s.logprob > best[s.action].logprob:
-                best[s.action] = s
-        top = max(counts, key=lambda a: (counts[a], best[a].logprob))
-        return best[top]
+        top, _ = aggregate(head)
+        return max((s for s in head if s.action == top), key=lambda s: s.logprob)
 
     def cost(self, decision: Decision) -> int:
         """Tokens the decision would have spent here (the probe is counted separately)."""

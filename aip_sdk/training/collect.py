@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 
 from aip_sdk.backend import Backend
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA, Features
 from aip_sdk.observation import Observation
-from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, Policy
+from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, Policy, derive_seed
 from aip_sdk.traces import EpisodeTrace, PoolSample, StepTrace, TraceStore, episode_key
 
 __all__ = ["DEFAULT_POOL_SIZES", "Collector", "decision_table_for"]
@@ -41,10 +39,6 @@ def decision_table_for(pool_sizes: Mapping[int, int]) -> tuple[Decision, ...]:
         for k in (1, 2, 4, 8, 16)
         if k <= pool_sizes[d]
     )
-
-
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([p & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
 
 
 @attrs.define
@@ -115,7 +109,7 @@ class Collector:
         random.Random(seed).shuffle(tasks)
         done = []
         for i, task in enumerate(tasks[:episodes]):
-            ep_seed = _seed(seed, i)
+            ep_seed = derive_seed(seed, i)
             key = episode_key(suite_obj.name, split, task.task_id, ep_seed)
             if self.store.has(key):
                 if progress:
@@ -162,7 +156,9 @@ class Collector:
             )
             pools: dict[int, tuple[PoolSample, ...]] = {}
             for depth, n in sorted(self.pool_sizes.items()):
-                cands, _ = policy.draw(o, history, n=n, depth=depth, seed=_seed(seed, t, depth))
+                cands, _ = policy.draw(
+                    o, history, n=n, depth=depth, seed=derive_seed(seed, t, depth)
+                )
                 pools[depth] = tuple(
                     PoolSample(
                         action=c.action,
@@ -204,7 +200,3 @@ class Collector:
             optimal_steps=info.get("optimal_steps"),
             steps=tuple(steps),
         )
-
-
-def open_store(path: str | Path) -> TraceStore:
-    return TraceStore(Path(path))

@@ -78,8 +78,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
 
     def _features(self) -> np.ndarray:
         assert self._obs is not None
-        probe, cost = self.policy.probe(self._obs, self._history)
-        self._probe_cost = cost
+        probe, _cost = self.policy.probe(self._obs, self._history)
         f = Features.compute(
             probe,
             step=self._t,
