@@ -10,6 +10,7 @@ they happen and chained with ``raise ... from exc``::
     ├── BackendError                      the language-model backend failed
     │   ├── BackendNotFoundError (LookupError)  no backend is registered under that name
     │   ├── ModelLoadError                the model file is missing, unreadable or corrupt
+    │   │   └── ConversionError           a model cannot be converted to another format
     │   └── ContextOverflowError          a prompt does not fit the model's context window
     ├── EnvironmentError_                 an environment or its data failed
     │   └── DataError                     a data file (PDDL, game, trace) is missing or malformed
@@ -24,6 +25,7 @@ __all__ = [
     "BackendNotFoundError",
     "ConfigError",
     "ContextOverflowError",
+    "ConversionError",
     "ControllerError",
     "DataError",
     "EnvironmentError_",
@@ -60,6 +62,10 @@ class BackendNotFoundError(BackendError, LookupError):
 
 class ModelLoadError(BackendError):
     """Raised when a model file is missing, unreadable or not a model the backend can load."""
+
+
+class ConversionError(ModelLoadError):
+    """Raised when a model cannot be converted (unsupported architecture, tensor type or tokenizer)."""
 
 
 class ContextOverflowError(BackendError):

@@ -24,7 +24,7 @@ from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult,
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
-from aip_sdk_llamacpp._sampling import ChoiceTrie, log_softmax, pick
+from aip_sdk.sampling import ChoiceTrie, log_softmax, pick
 
 __all__ = ["LlamaCppBackend"]
 

@@ -1,0 +1,560 @@
+"""The ONNX Runtime backend: decoder models exported with a key/value cache, on CPU or CUDA.
+
+We run the graph with plain ``onnxruntime`` and keep the key/value cache ourselves, as numpy
+arrays passed in as ``past.*`` and read back as ``present.*`` (see :mod:`aip_sdk_onnx._graph`).
+Holding the cache in the SDK is what gives the contract its two savings: the prompt's cache is
+kept between calls (prefix reuse), and ``n`` samples or several continuations run as one batch
+over copies of the same prompt cache (one forward pass per generated position, not ``n``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult, ScoreResult
+from aip_sdk.cost import Cost
+from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
+from aip_sdk.models import resolve_model_path
+from aip_sdk.sampling import ChoiceTrie, log_softmax, pick
+from aip_sdk_onnx._graph import GRAPH_FORMAT
+from aip_sdk_onnx._providers import CPU, Provider, choose_providers, device_of
+from aip_sdk_onnx.convert import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, cached_conversion
+
+__all__ = ["OnnxBackend", "resolve_onnx_model"]
+
+F32 = npt.NDArray[np.float32]
+_GGUF_MAGIC = b"GGUF"
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def resolve_onnx_model(model: str | os.PathLike[str] | None) -> Path:
+    """The model folder to load: a converted folder, its ``model.onnx``, or a GGUF file.
+
+    A GGUF file (the default model when ``model`` is ``None``) is converted once into the cache
+    (:func:`aip_sdk_onnx.convert.cached_conversion`).
+
+    Raises:
+        ModelLoadError: the path does not exist or is neither a model folder nor a GGUF file.
+    """
+    path = resolve_model_path(model)
+    if path.is_dir():
+        return path
+    if path.is_file() and path.name.endswith(".onnx"):
+        return path.parent
+    if path.is_file():
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic == _GGUF_MAGIC:
+            return cached_conversion(path)
+        raise ModelLoadError(
+            f"{str(path)!r} is neither a GGUF file nor an ONNX model folder; pass a folder made "
+            f"by 'aip-sdk convert MODEL.gguf --to onnx --out DIR' or a .gguf file"
+        )
+    raise ModelLoadError(
+        f"model {str(path)!r} does not exist; pass a folder made by 'aip-sdk convert' or a .gguf "
+        f"file (--model / AIP_SDK_MODEL)"
+    )
+
+
+def _render(template: str, messages: Sequence[ChatMessage], **variables: Any) -> str:
+    """Render a Hugging Face chat template (the same sandboxed Jinja setup as llama.cpp's)."""
+    from jinja2 import BaseLoader
+    from jinja2.exceptions import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(loader=BaseLoader(), trim_blocks=True, lstrip_blocks=True)
+    try:
+        return env.from_string(template).render(
+            messages=[dict(m) for m in messages], raise_exception=raise_exception, **variables
+        )
+    except TemplateError as exc:
+        raise ConfigError(f"the model's chat template rejected the messages: {exc}") from exc
+
+
+class OnnxBackend:
+    """Runs a decoder language model exported to ONNX, through ONNX Runtime.
+
+    Use it where ONNX Runtime is the runtime you ship (edge devices, Windows, a CUDA machine
+    with onnxruntime-gpu) or where llama.cpp cannot be built. The model is a folder written by
+    ``aip-sdk convert MODEL.gguf --to onnx --out DIR``; passing a ``.gguf`` file converts it
+    once into the cache. Calls are serialised by an internal lock.
+
+    Args:
+        model_path: a converted folder, its ``model.onnx``, or a ``.gguf`` file; ``None`` takes
+            ``$AIP_SDK_MODEL`` or the embedded default (converted on first use).
+        providers: ONNX Runtime execution providers, best first (names or ``(name, options)``);
+            ``None`` picks CUDA when onnxruntime-gpu is installed and a GPU answers, else CPU.
+            Providers this build lacks are dropped with a warning; CPU is always the fallback.
+        n_ctx: context window in tokens (prompt plus generation).
+        n_threads: CPU threads; ``None`` uses all cores.
+        n_batch: most prompt tokens evaluated in one forward pass.
+        max_parallel: most samples (or continuations) decoded together.
+
+    Raises:
+        ModelLoadError: the folder is missing, incomplete, of another format, or ONNX Runtime
+            cannot load the model file.
+    """
+
+    name = "onnx"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        providers: Sequence[Provider] | None = None,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        n_batch: int = 256,
+        max_parallel: int = 16,
+    ) -> None:
+        if n_ctx < 16:
+            raise ConfigError(f"n_ctx={n_ctx!r} is too small; use at least 16 (typically 2048)")
+        if not 1 <= max_parallel <= 64:
+            raise ConfigError(f"max_parallel={max_parallel!r} must be between 1 and 64")
+        folder = resolve_onnx_model(model_path)
+        self._meta = self._read_meta(folder)
+        self._session = self._open_session(folder, providers, n_threads)
+        from tokenizers import Tokenizer
+
+        try:
+            self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+            raise ModelLoadError(
+                f"{str(folder / TOKENIZER_FILE)!r} is not a readable tokenizer ({exc}); "
+                f"convert the model again"
+            ) from exc
+        cfg = self._meta["config"]
+        tok = self._meta["tokenizer"]
+        self._folder = folder
+        self._lock = threading.Lock()
+        self._model_name = str(self._meta.get("name") or folder.name)
+        self._n_ctx = min(n_ctx, int(cfg.get("context_length", n_ctx)))
+        self._n_batch = max(16, n_batch)
+        self._max_parallel = max_parallel
+        self._n_layers = int(cfg["n_layers"])
+        self._kv_shape = (int(cfg["n_kv_heads"]), int(cfg["head_dim"]))
+        self._past_names = [
+            f"past.{i}.{kind}" for i in range(self._n_layers) for kind in ("key", "value")
+        ]
+        self._out_names = ["logits"] + [n.replace("past.", "present.") for n in self._past_names]
+        self._end_tokens = [int(t) for t in tok["end_ids"]]
+        self._end_set = set(self._end_tokens)
+        self._pad = int(tok["eos_id"]) if int(tok["eos_id"]) >= 0 else 0
+        self._cached: list[int] = []
+        self._kv: list[F32] = self._empty_kv(1)
+        self._closed = False
+        self.provider = self._session.get_providers()[0]
+        self.capabilities = Capabilities(
+            can_score=True,
+            can_constrain=True,
+            reuses_prefix=True,
+            device=device_of(self._session.get_providers()),
+            parallel_samples=max_parallel,
+        )
+
+    # -- loading ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _read_meta(folder: Path) -> dict[str, Any]:
+        cfg_path = folder / CONFIG_FILE
+        if not cfg_path.is_file():
+            raise ModelLoadError(
+                f"{str(folder)!r} has no {CONFIG_FILE}; it is not a model folder written by "
+                f"'aip-sdk convert MODEL.gguf --to onnx --out DIR' (convert the model first)"
+            )
+        try:
+            meta: dict[str, Any] = json.loads(cfg_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"{str(cfg_path)!r} is not valid JSON ({exc}); convert the model again"
+            ) from exc
+        if meta.get("format") != GRAPH_FORMAT:
+            raise ModelLoadError(
+                f"{str(folder)!r} holds format {meta.get('format')!r}; this backend runs "
+                f"{GRAPH_FORMAT!r}; convert the model again with this aip-sdk version"
+            )
+        for name in (MODEL_FILE, TOKENIZER_FILE):
+            if not (folder / name).is_file():
+                raise ModelLoadError(
+                    f"{str(folder)!r} lacks {name}; the folder is incomplete, convert again"
+                )
+        return meta
+
+    @staticmethod
+    def _open_session(
+        folder: Path, providers: Sequence[Provider] | None, n_threads: int | None
+    ) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = n_threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        chosen = choose_providers(providers)
+        path = str(folder / MODEL_FILE)
+        try:
+            try:
+                return ort.InferenceSession(path, options, providers=chosen)
+            except Exception as exc:
+                if chosen == [CPU]:
+                    raise
+                # A GPU provider that is installed but cannot start (no device, no driver).
+                warnings.warn(
+                    f"ONNX Runtime could not start {chosen[0]!r} ({exc}); running on CPU",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                return ort.InferenceSession(path, options, providers=[CPU])
+        except Exception as exc:
+            raise ModelLoadError(
+                f"ONNX Runtime could not load {path!r}: {exc}; the file is damaged or not an "
+                f"aip-sdk decoder, convert the model again"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return (
+            f"<OnnxBackend model={self._model_name!r} n_ctx={self._n_ctx} "
+            f"provider={self.provider!r}>"
+        )
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    @property
+    def folder(self) -> Path:
+        """The converted model folder in use."""
+        return self._folder
+
+    # -- text ---------------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, special: bool = True) -> list[int]:
+        self._check_open()
+        self._tokenizer.encode_special_tokens = not special
+        try:
+            return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        finally:
+            self._tokenizer.encode_special_tokens = False
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        tokens = self.tokenize(prompt)
+        bos = int(self._meta["tokenizer"]["bos_id"])
+        if self._meta["tokenizer"]["add_bos"] and bos >= 0:
+            tokens = [bos, *tokens]
+        if not tokens:
+            raise ConfigError("prompt is empty; pass at least one character of text")
+        return tokens
+
+    def _detok(self, tokens: Sequence[int]) -> str:
+        return str(self._tokenizer.decode(list(tokens), skip_special_tokens=False))
+
+    def render_chat(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
+    ) -> str:
+        """Render ``messages`` with the chat template taken from the GGUF file (ChatML if none)."""
+        tok = self._meta["tokenizer"]
+        template = tok.get("chat_template")
+        if not template:
+            out = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+            return out + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+        return _render(
+            template,
+            messages,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=tok.get("bos_token", ""),
+            eos_token=tok.get("eos_token", ""),
+        )
+
+    # -- the forward pass -------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendError("this backend was closed; build a new one")
+
+    def _empty_kv(self, batch: int) -> list[F32]:
+        heads, dim = self._kv_shape
+        return [np.zeros((batch, heads, 0, dim), np.float32) for _ in self._past_names]
+
+    def _forward(
+        self, ids: npt.NDArray[np.int64], kv: list[F32], keep: int
+    ) -> tuple[F32, list[F32]]:
+        """Run ``ids`` [batch, seq] after ``kv``; logits of the last ``keep`` positions."""
+        feeds: dict[str, Any] = {"input_ids": ids, "logits_keep": np.array([keep], np.int64)}
+        feeds.update(zip(self._past_names, kv))
+        try:
+            out = self._session.run(self._out_names, feeds)
+        except Exception as exc:
+            self._cached = []
+            self._kv = self._empty_kv(1)
+            raise BackendError(f"ONNX Runtime failed on a forward pass: {exc}") from exc
+        return out[0], out[1:]
+
+    def _prepare(self, tokens: list[int], extra: int) -> tuple[F32, int, int]:
+        """Bring the cached prompt up to ``tokens`` reusing its prefix; return last logits.
+
+        Returns:
+            (logits of the last prompt token, tokens evaluated, tokens reused).
+        """
+        if len(tokens) + extra > self._n_ctx:
+            raise ContextOverflowError(
+                prompt_tokens=len(tokens), max_tokens=extra, n_ctx=self._n_ctx
+            )
+        keep = min(_common_prefix(self._cached, tokens), len(tokens) - 1)
+        kv = [np.ascontiguousarray(a[:, :, :keep]) for a in self._kv]
+        self._cached, self._kv = [], self._empty_kv(1)  # consistent even if a pass fails
+        logits: F32 | None = None
+        for start in range(keep, len(tokens), self._n_batch):
+            chunk = tokens[start : start + self._n_batch]
+            out, kv = self._forward(np.array([chunk], np.int64), kv, 1)
+            logits = out[0, -1]
+        assert logits is not None
+        self._cached, self._kv = list(tokens), kv
+        return logits, len(tokens) - keep, keep
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def sample(
+        self,
+        prompt: str,
+        *,
+        n: int = 1,
+        max_tokens: int = 64,
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        choices: Sequence[str] | None = None,
+    ) -> SampleResult:
+        """Draw ``n`` completions of ``prompt``; see :class:`aip_sdk.Backend`."""
+        if n < 1:
+            raise ConfigError(f"n={n!r} must be at least 1")
+        if max_tokens < 1:
+            raise ConfigError(f"max_tokens={max_tokens!r} must be at least 1")
+        if temperature < 0:
+            raise ConfigError(f"temperature={temperature!r} must be >= 0")
+        if not 0 < top_p <= 1:
+            raise ConfigError(f"top_p={top_p!r} must be in (0, 1]")
+        with self._lock:
+            self._check_open()
+            t0 = time.perf_counter()
+            trie: ChoiceTrie | None = None
+            choice_list: list[str] = []
+            if choices is not None:
+                choice_list = list(choices)
+                if not choice_list:
+                    raise ConfigError("choices is empty; pass at least one allowed string")
+                tokenized = [self.tokenize(c, special=False) for c in choice_list]
+                if any(not t for t in tokenized):
+                    raise ConfigError("choices contains an empty string; drop it")
+                trie = ChoiceTrie.build(tokenized)
+                max_tokens = max(len(t) for t in tokenized) + 1
+            tokens = self._prompt_tokens(prompt)
+            first, evaluated, reused = self._prepare(tokens, max_tokens)
+            completions: list[Completion] = []
+            generated = 0
+            for lo in range(0, n, self._max_parallel):
+                idxs = list(range(lo, min(n, lo + self._max_parallel)))
+                outs, gen = self._generate(
+                    idxs, first, max_tokens, temperature, top_p, seed, stop, trie
+                )
+                completions.extend(outs)
+                generated += gen
+            if trie is not None:
+                completions = [self._as_choice(c, trie, choice_list) for c in completions]
+            cost = Cost(
+                llm_calls=1,
+                prompt_tokens=evaluated,
+                reused_prompt_tokens=reused,
+                generated_tokens=generated,
+                seconds=time.perf_counter() - t0,
+            )
+            return SampleResult(completions=tuple(completions), cost=cost)
+
+    @staticmethod
+    def _as_choice(c: Completion, trie: ChoiceTrie, choices: list[str]) -> Completion:
+        node = 0
+        for tok in c.token_ids:
+            nxt = trie.advance(node, tok)
+            if nxt is None:
+                break
+            node = nxt
+        return Completion(
+            text=choices[trie.ends[node]],
+            token_ids=c.token_ids,
+            token_logprobs=c.token_logprobs,
+            finish_reason="stop",
+        )
+
+    def _generate(
+        self,
+        idxs: list[int],
+        first: F32,
+        max_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int | None,
+        stop: Sequence[str],
+        trie: ChoiceTrie | None,
+    ) -> tuple[list[Completion], int]:
+        m = len(idxs)
+        rngs = [
+            np.random.default_rng([seed, i]) if seed is not None else np.random.default_rng()
+            for i in idxs
+        ]
+        toks: list[list[int]] = [[] for _ in range(m)]
+        lps: list[list[float]] = [[] for _ in range(m)]
+        nodes = [0] * m
+        reason = ["length"] * m
+        texts = [""] * m
+        logits = {j: first for j in range(m)}
+        rows = list(range(m))  # batch row -> sample index, for the rows still in ``kv``
+        kv: list[F32] | None = None
+        active = list(range(m))
+        generated = 0
+        for step in range(max_tokens):
+            feed: list[int] = []
+            for j in active:
+                lg = logits[j]
+                allowed = trie.allowed(nodes[j], self._end_tokens) if trie is not None else None
+                tok = pick(lg, temperature=temperature, top_p=top_p, rng=rngs[j], allowed=allowed)
+                generated += 1
+                toks[j].append(tok)
+                lps[j].append(float(log_softmax(lg)[tok]))
+                if trie is not None:
+                    nxt = trie.advance(nodes[j], tok)
+                    if nxt is None or trie.finished(nxt):
+                        if nxt is not None:
+                            nodes[j] = nxt
+                        reason[j] = "stop"
+                        continue
+                    nodes[j] = nxt
+                elif tok in self._end_set:
+                    reason[j] = "stop"
+                    continue
+                if stop and trie is None:
+                    text = self._detok(toks[j])
+                    hit = min((text.find(s) for s in stop if s in text), default=-1)
+                    if hit >= 0:
+                        texts[j] = text[:hit]
+                        reason[j] = "stop"
+                        continue
+                feed.append(j)
+            active = feed
+            if not active or step == max_tokens - 1:
+                break
+            if kv is None:
+                kv = [np.repeat(a, len(active), axis=0) for a in self._kv]
+            elif active != rows:
+                keep_rows = [rows.index(j) for j in active]
+                kv = [a[keep_rows] for a in kv]
+            rows = list(active)
+            ids = np.array([[toks[j][-1]] for j in active], np.int64)
+            out, kv = self._forward(ids, kv, 1)
+            for r, j in enumerate(active):
+                logits[j] = out[r, -1]
+        out_list: list[Completion] = []
+        for j in range(m):
+            body = toks[j]
+            if reason[j] == "stop" and trie is None and body and not texts[j]:
+                shown = body[:-1] if body[-1] in self._end_set else body
+                texts[j] = self._detok(shown)
+            elif not texts[j] and trie is None:
+                texts[j] = self._detok(body)
+            out_list.append(
+                Completion(
+                    text=texts[j],
+                    token_ids=tuple(body),
+                    token_logprobs=tuple(lps[j]),
+                    finish_reason=reason[j],
+                )
+            )
+        return out_list, generated
+
+    def score(self, prompt: str, continuations: Sequence[str]) -> ScoreResult:
+        """Log-probability of each continuation; the prompt is evaluated once for all of them.
+
+        The continuations (each tokenized on its own) run as one right-padded batch over copies
+        of the prompt's cache; padding only follows a continuation, so it never changes it.
+        """
+        conts = list(continuations)
+        with self._lock:
+            self._check_open()
+            t0 = time.perf_counter()
+            if not conts:
+                return ScoreResult(logprobs=(), token_counts=(), cost=Cost())
+            tokens = self._prompt_tokens(prompt)
+            ctoks = [self.tokenize(c, special=False) for c in conts]
+            longest = max(len(c) for c in ctoks)
+            first, evaluated, reused = self._prepare(tokens, longest)
+            first_lp = log_softmax(first)
+            totals = [float(first_lp[c[0]]) if c else 0.0 for c in ctoks]
+            pending = [j for j, c in enumerate(ctoks) if len(c) > 1]
+            extra = 0
+            for lo in range(0, len(pending), self._max_parallel):
+                group = pending[lo : lo + self._max_parallel]
+                width = max(len(ctoks[j]) - 1 for j in group)
+                ids = np.full((len(group), width), self._pad, np.int64)
+                for r, j in enumerate(group):
+                    body = ctoks[j][:-1]
+                    ids[r, : len(body)] = body
+                    extra += len(body)
+                kv = [np.repeat(a, len(group), axis=0) for a in self._kv]
+                out, _ = self._forward(ids, kv, width)
+                for r, j in enumerate(group):
+                    for p in range(len(ctoks[j]) - 1):
+                        totals[j] += float(log_softmax(out[r, p])[ctoks[j][p + 1]])
+            cost = Cost(
+                llm_calls=1,
+                prompt_tokens=evaluated + extra,
+                reused_prompt_tokens=reused,
+                generated_tokens=0,
+                seconds=time.perf_counter() - t0,
+            )
+            return ScoreResult(
+                logprobs=tuple(totals), token_counts=tuple(len(c) for c in ctoks), cost=cost
+            )
+
+    def reset_cache(self) -> None:
+        """Forget the cached prompt, so the next call evaluates its prompt in full."""
+        with self._lock:
+            self._check_open()
+            self._cached = []
+            self._kv = self._empty_kv(1)
+
+    def close(self) -> None:
+        """Release the session and the cache."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._kv = []
+            self._session = None

@@ -1,0 +1,304 @@
+"""Read a llama-architecture GGUF file: hyper-parameters, tokenizer data and block-quantized weights.
+
+Only what the ONNX graph needs is read. Weights stay in their GGUF block format where ONNX
+Runtime's ``MatMulNBits`` can run that format exactly (Q4_0, Q4_1, Q8_0); any other tensor type is
+dequantized with the ``gguf`` package and re-quantized to 8-bit blocks (see :func:`as_blocks`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from aip_sdk.errors import ConversionError
+
+__all__ = ["Blocks", "GgufModel", "LlamaConfig", "TokenizerData", "as_blocks", "read_gguf"]
+
+BLOCK = 32
+SUPPORTED_ARCHITECTURES = ("llama",)
+
+U8 = npt.NDArray[np.uint8]
+F32 = npt.NDArray[np.float32]
+
+
+@attrs.frozen(kw_only=True)
+class LlamaConfig:
+    """Hyper-parameters of a llama-architecture decoder, as GGUF metadata states them."""
+
+    n_layers: int
+    hidden: int
+    intermediate: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    rope_theta: float
+    rope_scale: float
+    rms_eps: float
+    context_length: int
+
+
+@attrs.frozen(kw_only=True)
+class TokenizerData:
+    """The tokenizer as GGUF stores it (``tokenizer.ggml.*``)."""
+
+    model: str
+    pre: str
+    tokens: tuple[str, ...]
+    token_types: tuple[int, ...]
+    merges: tuple[str, ...]
+    bos_id: int
+    eos_id: int
+    add_bos: bool
+    end_ids: tuple[int, ...]
+    chat_template: str
+
+
+@attrs.frozen(kw_only=True)
+class Blocks:
+    """A weight matrix ``[N, K]`` in blocks of 32: ``w = (q - zero) * scale + zero * scale + min``
+    for an asymmetric format (Q4_1, q in 0..15), ``w = (q - zero) * scale`` for a symmetric one.
+
+    ``q - zero`` is what ONNX Runtime's ``MatMulNBits`` runs on its fast symmetric path (zero 8
+    for 4 bits, 128 for 8 bits); the rest (``zero * scale + min`` per block) is added by a small
+    extra product with the block sums of the input, which keeps Q4_1 exact without the slow
+    float zero-point path.
+
+    Attributes:
+        bits: 4 or 8.
+        packed: ``[N, K/32, 32*bits/8]`` uint8; for 4 bits element ``2i`` is the low nibble.
+        scales: ``[N, K/32]`` float32.
+        mins: ``[N, K/32]`` float32 block minimums, or ``None`` for a symmetric format.
+    """
+
+    bits: int
+    packed: U8
+    scales: F32
+    mins: F32 | None
+
+    @property
+    def zero(self) -> float:
+        return 8.0 if self.bits == 4 else 128.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n, blocks, _ = self.packed.shape
+        return int(n), int(blocks) * BLOCK
+
+    def dequantize(self) -> F32:
+        """The float matrix ``[N, K]`` (for checks)."""
+        n, k = self.shape
+        if self.bits == 4:
+            q = np.empty((n, k // BLOCK, BLOCK), dtype=np.float32)
+            q[..., 0::2] = self.packed & 0x0F
+            q[..., 1::2] = self.packed >> 4
+            q -= 8.0
+        else:
+            q = self.packed.astype(np.float32) - 128.0
+        w = q * self.scales[..., None]
+        if self.mins is not None:
+            w = w + (self.zero * self.scales + self.mins)[..., None]
+        out: F32 = w.reshape(n, k).astype(np.float32)
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class GgufModel:
+    """What the converter takes from one GGUF file."""
+
+    path: Path
+    name: str
+    config: LlamaConfig
+    tokenizer: TokenizerData
+    tensors: dict[str, Any]  # name -> gguf ReaderTensor
+    rope_freqs: F32 | None
+
+
+def _field(reader: Any, key: str, default: Any = None) -> Any:
+    field = reader.fields.get(key)
+    if field is None:
+        return default
+    return field.contents()
+
+
+# Tokens that end a turn in common chat formats; llama.cpp treats them as end-of-generation too.
+_END_TEXTS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<end_of_turn>", "</s>")
+
+
+def read_gguf(path: Path) -> GgufModel:
+    """Open ``path`` and read a llama-architecture model from it.
+
+    Raises:
+        ConversionError: the file is not GGUF, or holds an architecture or tokenizer we cannot
+            express in ONNX.
+    """
+    try:
+        import gguf
+    except ImportError as exc:  # pragma: no cover - the convert extra is missing
+        from aip_sdk.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            "gguf", purpose="convert GGUF models (pip install './backends/onnx[convert]')"
+        ) from exc
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except (ValueError, OSError, KeyError) as exc:
+        raise ConversionError(
+            f"{str(path)!r} is not a readable GGUF file ({exc}); pass a .gguf model file"
+        ) from exc
+    arch = str(_field(reader, "general.architecture", ""))
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise ConversionError(
+            f"{str(path)!r} holds a {arch!r} model; the ONNX converter handles "
+            f"{', '.join(SUPPORTED_ARCHITECTURES)} (SmolLM, TinyLlama, Llama 2/3, Mistral 7B); "
+            f"use the llamacpp backend for this model"
+        )
+    tensors = {t.name: t for t in reader.tensors}
+    tokens = tuple(str(t) for t in _field(reader, "tokenizer.ggml.tokens", []))
+    hidden = int(_field(reader, f"{arch}.embedding_length"))
+    n_heads = int(_field(reader, f"{arch}.attention.head_count"))
+    head_dim = int(_field(reader, f"{arch}.attention.key_length", hidden // n_heads))
+    scaling = str(_field(reader, f"{arch}.rope.scaling.type", "none"))
+    if scaling not in ("none", "linear"):
+        raise ConversionError(
+            f"{str(path)!r} uses rope scaling {scaling!r}; the ONNX converter supports none and "
+            f"linear; use the llamacpp backend for this model"
+        )
+    rope_scale = float(_field(reader, f"{arch}.rope.scaling.factor", 1.0)) or 1.0
+    if scaling == "none":
+        rope_scale = 1.0
+    config = LlamaConfig(
+        n_layers=int(_field(reader, f"{arch}.block_count")),
+        hidden=hidden,
+        intermediate=int(_field(reader, f"{arch}.feed_forward_length")),
+        n_heads=n_heads,
+        n_kv_heads=int(_field(reader, f"{arch}.attention.head_count_kv", n_heads)),
+        head_dim=head_dim,
+        vocab_size=int(_field(reader, f"{arch}.vocab_size", len(tokens))),
+        rope_theta=float(_field(reader, f"{arch}.rope.freq_base", 10000.0)),
+        rope_scale=rope_scale,
+        rms_eps=float(_field(reader, f"{arch}.attention.layer_norm_rms_epsilon", 1e-5)),
+        context_length=int(_field(reader, f"{arch}.context_length", 2048)),
+    )
+    rope_dims = int(_field(reader, f"{arch}.rope.dimension_count", head_dim))
+    if rope_dims != head_dim:
+        raise ConversionError(
+            f"{str(path)!r} rotates {rope_dims} of {head_dim} head dimensions; the ONNX converter "
+            f"supports full rotary embeddings only; use the llamacpp backend for this model"
+        )
+    token_types = tuple(int(t) for t in _field(reader, "tokenizer.ggml.token_type", []))
+    eos = int(_field(reader, "tokenizer.ggml.eos_token_id", -1))
+    ends = {eos} | {
+        int(_field(reader, f"tokenizer.ggml.{k}_token_id", -1)) for k in ("eot", "eom")
+    }
+    ends |= {i for i, t in enumerate(tokens) if t in _END_TEXTS}
+    ends.discard(-1)
+    tokenizer = TokenizerData(
+        model=str(_field(reader, "tokenizer.ggml.model", "")),
+        pre=str(_field(reader, "tokenizer.ggml.pre", "default")),
+        tokens=tokens,
+        token_types=token_types,
+        merges=tuple(str(m) for m in _field(reader, "tokenizer.ggml.merges", [])),
+        bos_id=int(_field(reader, "tokenizer.ggml.bos_token_id", -1)),
+        eos_id=eos,
+        add_bos=bool(_field(reader, "tokenizer.ggml.add_bos_token", False)),
+        end_ids=tuple(sorted(ends)),
+        chat_template=str(_field(reader, "tokenizer.chat_template", "")),
+    )
+    freqs = tensors.get("rope_freqs.weight")
+    return GgufModel(
+        path=path,
+        name=path.stem,
+        config=config,
+        tokenizer=tokenizer,
+        tensors=tensors,
+        rope_freqs=None if freqs is None else np.asarray(freqs.data, dtype=np.float32),
+    )
+
+
+def _pack4(q: U8) -> U8:
+    """``[..., 32]`` values 0..15 in element order -> ``[..., 16]`` bytes, element 2i low."""
+    out: U8 = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    return out
+
+
+def _requantize8(w: F32) -> Blocks:
+    """Symmetric 8-bit blocks of 32 (the Q8_0 scheme) for a float matrix ``[N, K]``."""
+    n, k = w.shape
+    if k % BLOCK:
+        raise ConversionError(f"a weight of shape {w.shape} has rows not divisible by {BLOCK}")
+    blocks = w.reshape(n, k // BLOCK, BLOCK).astype(np.float32)
+    amax = np.max(np.abs(blocks), axis=-1)
+    scales = (amax / 127.0).astype(np.float32)
+    safe = np.where(scales == 0, 1.0, scales)
+    q = np.clip(np.rint(blocks / safe[..., None]), -127, 127).astype(np.int16) + 128
+    return Blocks(bits=8, packed=q.astype(np.uint8), scales=scales, mins=None)
+
+
+def _requantize4(w: F32) -> Blocks:
+    """Asymmetric 4-bit blocks of 32 (the Q4_1 scheme) for a float matrix ``[N, K]``."""
+    n, k = w.shape
+    if k % BLOCK:
+        raise ConversionError(f"a weight of shape {w.shape} has rows not divisible by {BLOCK}")
+    blocks = w.reshape(n, k // BLOCK, BLOCK).astype(np.float32)
+    lo = blocks.min(axis=-1)
+    hi = blocks.max(axis=-1)
+    scales = ((hi - lo) / 15.0).astype(np.float32)
+    safe = np.where(scales == 0, 1.0, scales)
+    q = np.clip(np.rint((blocks - lo[..., None]) / safe[..., None]), 0, 15).astype(np.uint8)
+    return _asymmetric4(q, scales, lo)
+
+
+def _asymmetric4(q: U8, d: F32, m: F32) -> Blocks:
+    """Blocks for ``w = d * q + m`` with q in 0..15."""
+    return Blocks(bits=4, packed=_pack4(q), scales=d.astype(np.float32), mins=m.astype(np.float32))
+
+
+def as_blocks(tensor: Any, *, bits: int | None = None) -> Blocks:
+    """A GGUF weight as ``MatMulNBits`` blocks, exactly where the format allows.
+
+    Q4_0, Q4_1 and Q8_0 map bit for bit (Q4_1's minimum becomes a per-block offset). Any other
+    type, or a requested ``bits`` that differs from the stored format, is dequantized and
+    re-quantized (4 bits: Q4_1 scheme; 8 bits: Q8_0 scheme).
+
+    Args:
+        tensor: a ``gguf.ReaderTensor`` of a 2-D weight.
+        bits: force 4- or 8-bit blocks; ``None`` keeps the stored format where it maps exactly,
+            else uses 8 bits.
+    """
+    import gguf
+
+    qtype = gguf.GGMLQuantizationType(int(tensor.tensor_type))
+    raw = np.asarray(tensor.data)
+    if qtype == gguf.GGMLQuantizationType.Q4_1 and bits in (None, 4):
+        rows = raw.reshape(raw.shape[0], -1, 20)
+        d = rows[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
+        m = rows[..., 2:4].copy().view(np.float16)[..., 0].astype(np.float32)
+        qs = rows[..., 4:20]
+        q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
+        return _asymmetric4(q, d, m)
+    if qtype == gguf.GGMLQuantizationType.Q4_0 and bits in (None, 4):
+        rows = raw.reshape(raw.shape[0], -1, 18)
+        d = rows[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
+        qs = rows[..., 2:18]
+        q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
+        return Blocks(bits=4, packed=_pack4(q), scales=d, mins=None)
+    if qtype == gguf.GGMLQuantizationType.Q8_0 and bits in (None, 8):
+        rows = raw.reshape(raw.shape[0], -1, 34)
+        d = rows[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
+        q = rows[..., 2:34].copy().view(np.int8).astype(np.int16) + 128
+        return Blocks(bits=8, packed=q.astype(np.uint8), scales=d, mins=None)
+    try:
+        w = gguf.quants.dequantize(raw, qtype)
+    except (NotImplementedError, ValueError) as exc:
+        raise ConversionError(
+            f"tensor {tensor.name!r} has type {qtype.name}, which the gguf package cannot "
+            f"dequantize ({exc}); re-quantize the model (e.g. to Q4_1 or Q8_0) or use the "
+            f"llamacpp backend"
+        ) from exc
+    w = np.asarray(w, dtype=np.float32).reshape(int(tensor.shape[1]), int(tensor.shape[0]))
+    return _requantize4(w) if bits == 4 else _requantize8(w)

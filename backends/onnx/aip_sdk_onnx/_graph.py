@@ -1,0 +1,269 @@
+"""Write a llama decoder as an ONNX graph with a key/value cache, straight from GGUF weights.
+
+The graph is built node by node with ``onnx.helper`` (no torch, no tracing), so what runs is what
+is written here::
+
+    inputs   input_ids [batch, seq] int64, logits_keep [1] int64,
+             past.{i}.key / past.{i}.value [batch, kv_heads, past, head_dim] float32
+    outputs  logits [batch, logits_keep, vocab] float32,
+             present.{i}.key / present.{i}.value [batch, kv_heads, past + seq, head_dim]
+
+Positions continue from the past length and attention is causal, so one graph serves prompt
+prefill (``seq`` > 1, a zero-length past), decoding (``seq`` = 1) and scoring several
+continuations at once (a batch over a shared, repeated past). Every projection is a
+``MatMulNBits`` (com.microsoft) over the GGUF blocks; the tied embedding shares the output
+projection's 8-bit blocks. Rotary embeddings rotate adjacent pairs, as llama.cpp does on the
+(permuted) GGUF query and key weights.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from aip_sdk.errors import ConversionError
+from aip_sdk_onnx._gguf import BLOCK, Blocks, GgufModel, as_blocks
+
+__all__ = ["GRAPH_FORMAT", "NUMERICS", "build_graph"]
+
+GRAPH_FORMAT = "aip-onnx-decoder/1"
+OPSET = 21
+NUMERICS = ("exact", "fast")
+
+
+class _Builder:
+    """Accumulates nodes and initializers and hands out unique tensor names."""
+
+    def __init__(self, *, accuracy_level: int) -> None:
+        self.accuracy_level = accuracy_level
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self._n = 0
+        # id(Blocks) -> (the weight, its initializer names); holding the weight keeps ids unique.
+        self._weights: dict[int, tuple[Blocks, list[str]]] = {}
+
+    def name(self, hint: str) -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def const(self, value: Any, hint: str = "c", dtype: Any = None) -> str:
+        from onnx import numpy_helper
+
+        arr = np.asarray(value, dtype=dtype)
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, domain: str = "", **attrs: Any) -> str:
+        from onnx import helper
+
+        out = self.name(op_type.lower())
+        self.nodes.append(
+            helper.make_node(op_type, list(inputs), [out], name=out, domain=domain, **attrs)
+        )
+        return out
+
+    def op_to(self, out: str, op_type: str, *inputs: str, **attrs: Any) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
+        return out
+
+    def weights(self, w: Blocks, hint: str) -> list[str]:
+        """Initializer names of ``w`` (packed, scales[, offsets]), created once per weight."""
+        known = self._weights.get(id(w))
+        if known is not None:
+            return known[1]
+        names = [self.const(w.packed, f"{hint}.q"), self.const(w.scales, f"{hint}.scales")]
+        if w.mins is not None:
+            names.append(self.const((w.zero * w.scales + w.mins).T.copy(), f"{hint}.offsets"))
+        self._weights[id(w)] = (w, names)
+        return names
+
+    def matmul_nbits(self, x: str, w: Blocks, hint: str) -> str:
+        n, k = w.shape
+        names = self.weights(w, hint)
+        y = self.op(
+            "MatMulNBits",
+            x,
+            *names[:2],
+            domain="com.microsoft",
+            K=k,
+            N=n,
+            bits=w.bits,
+            block_size=BLOCK,
+            accuracy_level=self.accuracy_level,
+        )
+        if len(names) == 2:
+            return y
+        # w = (q - zero) * scale + (zero * scale + min): add (block sums of x) @ the rest.
+        blocks = self.op("Reshape", x, self.const([0, 0, k // BLOCK, BLOCK], dtype=np.int64))
+        sums = self.op("ReduceSum", blocks, self.const([-1], dtype=np.int64), keepdims=0)
+        return self.op("Add", y, self.op("MatMul", sums, names[2]))
+
+
+def _rms_norm(b: _Builder, x: str, weight: Any, eps: float, hint: str) -> str:
+    sq = b.op("Pow", x, b.const(np.float32(2.0)))
+    mean = b.op("ReduceMean", sq, b.const([-1], dtype=np.int64), keepdims=1)
+    denom = b.op("Sqrt", b.op("Add", mean, b.const(np.float32(eps))))
+    normed = b.op("Div", x, denom)
+    return b.op("Mul", normed, b.const(np.asarray(weight, dtype=np.float32), f"{hint}.weight"))
+
+
+def _rotation(head_dim: int) -> Any:
+    """``x @ R`` maps each adjacent pair (a, b) to (-b, a)."""
+    r = np.zeros((head_dim, head_dim), dtype=np.float32)
+    for i in range(0, head_dim, 2):
+        r[i + 1, i] = -1.0
+        r[i, i + 1] = 1.0
+    return r
+
+
+def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "exact") -> Any:
+    """The ONNX ``ModelProto`` of ``model``'s decoder.
+
+    Args:
+        model: a GGUF model read by :func:`aip_sdk_onnx._gguf.read_gguf`.
+        bits: force 4- or 8-bit projection weights; ``None`` keeps the GGUF blocks where they
+            map exactly (see :func:`aip_sdk_onnx._gguf.as_blocks`).
+        numerics: ``"exact"`` computes every product in float32 over the exact GGUF weights;
+            ``"fast"`` lets ``MatMulNBits`` round activations to 8-bit blocks and use int8 dot
+            products (faster on CPU, slightly less accurate, like llama.cpp's own kernels).
+    """
+    from onnx import TensorProto, helper
+
+    cfg = model.config
+    t = model.tensors
+    if numerics not in NUMERICS:
+        raise ConversionError(f"numerics={numerics!r} is not one of {', '.join(NUMERICS)}")
+    # accuracy_level 4 quantizes activations to 8-bit blocks inside MatMulNBits (int8 dot
+    # products, the fast path); 0 dequantizes the weights and computes in float32.
+    b = _Builder(accuracy_level=4 if numerics == "fast" else 0)
+    nh, nkv, hd = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+    rep = nh // nkv
+
+    ids = "input_ids"
+    keep = "logits_keep"
+    inputs = [
+        helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "seq"]),
+        helper.make_tensor_value_info(keep, TensorProto.INT64, [1]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "keep", cfg.vocab_size])
+    ]
+    for i in range(cfg.n_layers):
+        for kind in ("key", "value"):
+            inputs.append(
+                helper.make_tensor_value_info(
+                    f"past.{i}.{kind}", TensorProto.FLOAT, ["batch", nkv, "past", hd]
+                )
+            )
+            outputs.append(
+                helper.make_tensor_value_info(
+                    f"present.{i}.{kind}", TensorProto.FLOAT, ["batch", nkv, "total", hd]
+                )
+            )
+
+    # Embedding: gather 8-bit blocks and their scales, shared with the output projection.
+    emb = as_blocks(t["token_embd.weight"], bits=8)
+    out_w = as_blocks(t["output.weight"], bits=8) if "output.weight" in t else emb
+    emb_q, emb_s = b.weights(emb, "token_embd")
+    rows = b.op("Cast", b.op("Gather", emb_q, ids, axis=0), to=TensorProto.FLOAT)
+    rows = b.op("Sub", rows, b.const(np.float32(128.0)))
+    scales = b.op("Unsqueeze", b.op("Gather", emb_s, ids, axis=0), b.const([-1], dtype=np.int64))
+    hidden = b.op(
+        "Reshape", b.op("Mul", rows, scales), b.const([0, 0, cfg.hidden], dtype=np.int64)
+    )
+
+    # Positions, rotary tables and the causal mask, computed once from the past length.
+    past_len = b.op("Shape", "past.0.key", start=2, end=3)
+    seq_len = b.op("Shape", ids, start=1, end=2)
+    total = b.op("Add", past_len, seq_len)
+    zero = b.const([0], dtype=np.int64)
+    squeeze0 = b.const([0], dtype=np.int64)
+    p0 = b.op("Squeeze", past_len, squeeze0)
+    t0 = b.op("Squeeze", total, squeeze0)
+    pos = b.op("Range", p0, t0, b.const(np.int64(1)))
+    posf = b.op("Cast", pos, to=TensorProto.FLOAT)
+    if cfg.rope_scale != 1.0:
+        posf = b.op("Div", posf, b.const(np.float32(cfg.rope_scale)))
+    inv_freq = 1.0 / (cfg.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    if model.rope_freqs is not None:
+        inv_freq = inv_freq / np.asarray(model.rope_freqs, dtype=np.float64)
+    pair = np.repeat(inv_freq, 2).astype(np.float32)  # [hd]: each frequency for both pair slots
+    angles = b.op(
+        "Mul",
+        b.op("Unsqueeze", posf, b.const([1], dtype=np.int64)),
+        b.const(pair.reshape(1, hd), "rope.inv_freq"),
+    )
+    cos = b.op("Cos", angles)
+    sin = b.op("Sin", angles)
+    rot = b.const(_rotation(hd), "rope.rotation")
+    col = b.op("Range", b.op("Squeeze", zero, squeeze0), t0, b.const(np.int64(1)))
+    future = b.op(
+        "Greater",
+        b.op("Unsqueeze", col, b.const([0], dtype=np.int64)),
+        b.op("Unsqueeze", pos, b.const([1], dtype=np.int64)),
+    )
+    neg_inf = b.const(np.float32(-np.inf))
+    scale = b.const(np.float32(1.0 / math.sqrt(hd)))
+
+    def heads(x: str, n: int) -> str:
+        shaped = b.op("Reshape", x, b.const([0, 0, n, hd], dtype=np.int64))
+        return b.op("Transpose", shaped, perm=[0, 2, 1, 3])
+
+    def rope(x: str) -> str:
+        return b.op("Add", b.op("Mul", x, cos), b.op("Mul", b.op("MatMul", x, rot), sin))
+
+    def widen(x: str) -> str:
+        if rep == 1:
+            return x
+        grown = b.op(
+            "Expand",
+            b.op("Unsqueeze", x, b.const([2], dtype=np.int64)),
+            b.const([1, 1, rep, 1, 1], dtype=np.int64),
+        )
+        return b.op("Reshape", grown, b.const([0, nh, -1, hd], dtype=np.int64))
+
+    for i in range(cfg.n_layers):
+        p = f"blk.{i}"
+        x = _rms_norm(b, hidden, t[f"{p}.attn_norm.weight"].data, cfg.rms_eps, f"{p}.attn_norm")
+        q = rope(heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_q.weight"], bits=bits), f"{p}.q"), nh))
+        k = rope(heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_k.weight"], bits=bits), f"{p}.k"), nkv))
+        v = heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_v.weight"], bits=bits), f"{p}.v"), nkv)
+        k_all = b.op_to(f"present.{i}.key", "Concat", f"past.{i}.key", k, axis=2)
+        v_all = b.op_to(f"present.{i}.value", "Concat", f"past.{i}.value", v, axis=2)
+        scores = b.op(
+            "MatMul", b.op("Mul", q, scale), b.op("Transpose", widen(k_all), perm=[0, 1, 3, 2])
+        )
+        probs = b.op("Softmax", b.op("Where", future, neg_inf, scores), axis=-1)
+        ctx = b.op("Transpose", b.op("MatMul", probs, widen(v_all)), perm=[0, 2, 1, 3])
+        ctx = b.op("Reshape", ctx, b.const([0, 0, nh * hd], dtype=np.int64))
+        attn = b.matmul_nbits(ctx, as_blocks(t[f"{p}.attn_output.weight"], bits=bits), f"{p}.o")
+        hidden = b.op("Add", hidden, attn)
+        x = _rms_norm(b, hidden, t[f"{p}.ffn_norm.weight"].data, cfg.rms_eps, f"{p}.ffn_norm")
+        gate = b.matmul_nbits(x, as_blocks(t[f"{p}.ffn_gate.weight"], bits=bits), f"{p}.gate")
+        up = b.matmul_nbits(x, as_blocks(t[f"{p}.ffn_up.weight"], bits=bits), f"{p}.up")
+        act = b.op("Mul", b.op("Mul", gate, b.op("Sigmoid", gate)), up)
+        down = b.matmul_nbits(act, as_blocks(t[f"{p}.ffn_down.weight"], bits=bits), f"{p}.down")
+        hidden = b.op("Add", hidden, down)
+
+    hidden = _rms_norm(b, hidden, t["output_norm.weight"].data, cfg.rms_eps, "output_norm")
+    start = b.op("Neg", keep)
+    tail = b.op(
+        "Slice", hidden, start, b.const([np.iinfo(np.int64).max], dtype=np.int64),
+        b.const([1], dtype=np.int64),
+    )
+    logits = b.matmul_nbits(tail, out_w, "output")
+    b.op_to("logits", "Identity", logits)
+
+    graph = helper.make_graph(b.nodes, "decoder", inputs, outputs, b.inits)
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
+        producer_name="aip-sdk",
+    )
+    proto.ir_version = 10
+    return proto

@@ -1,0 +1,187 @@
+"""``GGUF -> ONNX`` conversion: one folder that :class:`aip_sdk_onnx.OnnxBackend` runs.
+
+The folder holds ``model.onnx`` (the decoder with its KV cache, see :mod:`aip_sdk_onnx._graph`),
+``tokenizer.json`` (a ``tokenizers`` tokenizer equal to llama.cpp's) and ``aip_model.json`` (the
+format tag, hyper-parameters, special tokens, chat template and where it came from). Nothing is
+downloaded: the weights, vocabulary and template all come from the GGUF file.
+
+Use it from the command line (``aip-sdk convert MODEL.gguf --to onnx --out DIR``) or let the
+backend convert on first use: ``OnnxBackend("model.gguf")`` converts into the cache once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aip_sdk.errors import ConfigError, ConversionError, MissingDependencyError
+from aip_sdk_onnx._graph import GRAPH_FORMAT, NUMERICS
+
+__all__ = [
+    "CONFIG_FILE",
+    "MODEL_FILE",
+    "TOKENIZER_FILE",
+    "WEIGHTS",
+    "cache_dir",
+    "cached_conversion",
+    "convert_gguf",
+]
+
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "aip_model.json"
+WEIGHTS = ("gguf", "int4", "int8")
+CACHE_ENV_VAR = "AIP_SDK_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where converted models are kept: ``$AIP_SDK_CACHE``, else ``~/.cache/aip-sdk``."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    if root:
+        return Path(root).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "aip-sdk"
+
+
+def _require() -> None:
+    for module, package in (("gguf", "gguf"), ("onnx", "onnx"), ("tokenizers", "tokenizers")):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise MissingDependencyError(
+                package,
+                purpose="convert GGUF models to ONNX (pip install './backends/onnx[convert]')",
+            ) from exc
+
+
+def convert_gguf(
+    gguf_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    weights: str = "gguf",
+    numerics: str = "exact",
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Convert a llama-architecture GGUF model into an ONNX model folder.
+
+    The folder is written next to ``out`` and renamed into place at the end, so an interrupted
+    conversion never leaves a half-written model behind.
+
+    Args:
+        gguf_path: the ``.gguf`` file.
+        out: the folder to create.
+        weights: ``"gguf"`` keeps the file's 4-/8-bit blocks where ONNX Runtime runs them exactly
+            (Q4_0, Q4_1, Q8_0; other types become 8-bit); ``"int4"`` or ``"int8"`` forces
+            4-bit or 8-bit blocks for every projection.
+        numerics: ``"exact"`` (float32 products over the exact weights, the default) or
+            ``"fast"`` (int8 activation blocks inside the quantized products; faster on CPU).
+        force: replace ``out`` if it exists.
+        progress: called with a short message after each stage.
+
+    Returns:
+        The folder.
+
+    Raises:
+        ConfigError: a bad option, or ``out`` exists and ``force`` is false.
+        ConversionError: the model cannot be expressed (architecture, tensor or tokenizer type).
+        MissingDependencyError: the ``convert`` extra (gguf, onnx, tokenizers) is not installed.
+    """
+    if weights not in WEIGHTS:
+        raise ConfigError(f"weights={weights!r} is not one of {', '.join(WEIGHTS)}")
+    if numerics not in NUMERICS:
+        raise ConfigError(f"numerics={numerics!r} is not one of {', '.join(NUMERICS)}")
+    _require()
+    import onnx
+
+    from aip_sdk_onnx._gguf import read_gguf
+    from aip_sdk_onnx._graph import build_graph
+    from aip_sdk_onnx._tokenizer import build_tokenizer
+
+    src = Path(gguf_path).expanduser()
+    dest = Path(out).expanduser()
+    if not src.is_file():
+        raise ConfigError(f"{str(src)!r} does not exist; pass the path of a .gguf model file")
+    if dest.exists() and not force:
+        raise ConfigError(f"{str(dest)!r} already exists; pass --force to replace it")
+    say = progress or (lambda _m: None)
+    t0 = time.perf_counter()
+    model = read_gguf(src)
+    tokenizer = build_tokenizer(model.tokenizer)
+    say(f"read {src.name}: {model.config.n_layers} layers, vocab {model.config.vocab_size}")
+    bits = {"gguf": None, "int4": 4, "int8": 8}[weights]
+    proto = build_graph(model, bits=bits, numerics=numerics)
+    say(f"built the graph ({len(proto.graph.node)} nodes)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        onnx.save_model(proto, str(tmp / MODEL_FILE))
+        tokenizer.save(str(tmp / TOKENIZER_FILE))
+        cfg = model.config
+        tok = model.tokenizer
+        meta: dict[str, Any] = {
+            "format": GRAPH_FORMAT,
+            "name": model.name,
+            "architecture": "llama",
+            "weights": weights,
+            "numerics": numerics,
+            "source": {"file": src.name, "bytes": src.stat().st_size},
+            "config": {
+                "n_layers": cfg.n_layers,
+                "hidden": cfg.hidden,
+                "n_heads": cfg.n_heads,
+                "n_kv_heads": cfg.n_kv_heads,
+                "head_dim": cfg.head_dim,
+                "vocab_size": cfg.vocab_size,
+                "context_length": cfg.context_length,
+            },
+            "tokenizer": {
+                "bos_id": tok.bos_id,
+                "eos_id": tok.eos_id,
+                "add_bos": tok.add_bos,
+                "end_ids": list(tok.end_ids),
+                "bos_token": tok.tokens[tok.bos_id] if 0 <= tok.bos_id < len(tok.tokens) else "",
+                "eos_token": tok.tokens[tok.eos_id] if 0 <= tok.eos_id < len(tok.tokens) else "",
+                "chat_template": tok.chat_template,
+            },
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    size = (dest / MODEL_FILE).stat().st_size / 2**20
+    say(f"wrote {dest} ({size:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
+    return dest
+
+
+def cached_conversion(gguf_path: Path, *, numerics: str = "exact") -> Path:
+    """The cached ONNX folder for ``gguf_path``, converting it on first use.
+
+    The cache key is the file's absolute path, size and modification time, so a replaced file
+    is converted again.
+    """
+    src = gguf_path.expanduser().resolve()
+    try:
+        st = src.stat()
+    except OSError as exc:
+        raise ConversionError(f"{str(src)!r} cannot be read: {exc}") from exc
+    key = hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}|{numerics}".encode()).hexdigest()
+    dest = cache_dir() / "onnx" / f"{src.stem}-{key[:12]}"
+    if (dest / CONFIG_FILE).is_file():
+        return dest
+    return convert_gguf(src, dest, numerics=numerics, force=True)
