@@ -19,6 +19,10 @@ from aip_sdk.errors import AipError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _tick(bar: Any) -> None:
+    bar.update(1)
+
+
 def _fail_cleanly(fn: F) -> F:
     import functools
 
@@ -49,10 +53,11 @@ def main() -> None:
 @click.option("--task", "task_id", default=None, help="Task id (default: the split's first task).")
 @click.option(
     "--model",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     envvar="AIP_SDK_MODEL",
     default=None,
-    help="GGUF model file (default: the embedded SmolLM2-135M-Instruct).",
+    help="GGUF file, or a converted ONNX folder for --backend onnx "
+    "(default: the embedded SmolLM2-135M-Instruct).",
 )
 @click.option("--backend", "backend_name", default="llamacpp", show_default=True)
 @click.option("--controller", default=None, help="Strategy spec, e.g. 'ac:threshold=0.95'.")
@@ -126,6 +131,63 @@ def models() -> None:
     click.echo("backends:")
     for name, target in available_backends().items():
         click.echo(f"  {name:<10} {target}")
+    try:
+        from aip_sdk_onnx._providers import choose_providers
+    except ImportError:
+        return
+    import warnings
+
+    import onnxruntime as ort
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chosen = choose_providers(None)
+    click.echo(
+        f"onnx execution providers: available {', '.join(ort.get_available_providers())}; "
+        f"default order {', '.join(p if isinstance(p, str) else p[0] for p in chosen)}"
+    )
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["onnx"]),
+    default="onnx",
+    show_default=True,
+    help="Target format.",
+)
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Folder.")
+@click.option(
+    "--weights",
+    type=click.Choice(["gguf", "int4", "int8"]),
+    default="gguf",
+    show_default=True,
+    help="gguf: keep the file's 4/8-bit blocks where ONNX Runtime runs them exactly; "
+    "int4/int8: force that width for every projection.",
+)
+@click.option(
+    "--numerics",
+    type=click.Choice(["exact", "fast"]),
+    default="exact",
+    show_default=True,
+    help="exact: float32 products; fast: int8 activation blocks (faster on CPU).",
+)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@_fail_cleanly
+def convert(model: str, target: str, out: str, weights: str, numerics: str, force: bool) -> None:
+    """Convert a GGUF model for another backend (ONNX Runtime: --to onnx)."""
+    from aip_sdk.errors import MissingDependencyError
+
+    try:
+        from aip_sdk_onnx.convert import convert_gguf
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "aip-sdk-onnx",
+            purpose="convert models to ONNX (pip install './backends/onnx[convert]')",
+        ) from exc
+    convert_gguf(model, out, weights=weights, numerics=numerics, force=force, progress=click.echo)
 
 
 @main.command()
@@ -156,7 +218,8 @@ def tasks(suite: str, data: str | None, split: str | None) -> None:
     "--episodes", type=click.IntRange(1), required=True, help="Tasks per strategy and seed."
 )
 @click.option("--seeds", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None)
+@click.option("--model", type=click.Path(), envvar="AIP_SDK_MODEL", default=None)
+@click.option("--backend", "backend_name", default="llamacpp", show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit per episode.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True)
 @_fail_cleanly
@@ -168,6 +231,7 @@ def bench(
     episodes: int,
     seeds: int,
     model: str | None,
+    backend_name: str,
     max_steps: int | None,
     out: str,
 ) -> None:
@@ -186,7 +250,7 @@ def bench(
         make_controller(spec)
     s = load_suite(suite, data)
     chosen = split or s.default_split
-    backend = load_backend("llamacpp", model_path=model)
+    backend = load_backend(backend_name, model_path=model)
     bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
     try:
         results = run_bench(
@@ -198,7 +262,7 @@ def bench(
             seeds=seeds,
             out=Path(out),
             max_steps=max_steps,
-            progress=lambda _s: bar.update(1),
+            progress=lambda _s: _tick(bar),
         )
     finally:
         bar.close()
@@ -214,7 +278,8 @@ def bench(
 @click.option("--split", default=None, help="Split to sample tasks from (default: the suite's).")
 @click.option("--episodes", type=click.IntRange(1), required=True, help="Tasks to record.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Trace folder.")
-@click.option("--model", type=click.Path(dir_okay=False), envvar="AIP_SDK_MODEL", default=None)
+@click.option("--model", type=click.Path(), envvar="AIP_SDK_MODEL", default=None)
+@click.option("--backend", "backend_name", default="llamacpp", show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), default=15, show_default=True)
 @click.option(
     "--pool",
@@ -238,6 +303,7 @@ def collect(
     episodes: int,
     out: str,
     model: str | None,
+    backend_name: str,
     max_steps: int,
     pool: str,
     follow_expert: float,
@@ -260,7 +326,7 @@ def collect(
         raise ConfigError(f"--pool {pool!r} must look like '0:16,1:8,2:4'") from exc
     s = load_suite(suite, data)
     chosen = split or s.default_split
-    backend = load_backend("llamacpp", model_path=model)
+    backend = load_backend(backend_name, model_path=model)
     collector = Collector(
         backend,
         TraceStore(Path(out)),

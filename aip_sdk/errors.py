@@ -25,8 +25,8 @@ __all__ = [
     "BackendNotFoundError",
     "ConfigError",
     "ContextOverflowError",
-    "ConversionError",
     "ControllerError",
+    "ConversionError",
     "DataError",
     "EnvironmentError_",
     "MissingDependencyError",
@@ -65,7 +65,7 @@ class ModelLoadError(BackendError):
 
 
 class ConversionError(ModelLoadError):
-    """Raised when a model cannot be converted (unsupported architecture, tensor type or tokenizer)."""
+    """Raised when a model cannot be converted (unsupported architecture, tensor or tokenizer)."""
 
 
 class ContextOverflowError(BackendError):

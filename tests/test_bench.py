@@ -27,7 +27,18 @@ def check_schema(results):
     """The results.json schema documented in docs/bench.md."""
     assert set(results) == {"version", "runs"}
     for run in results["runs"]:
-        assert set(run) == {"suite", "split", "model", "strategy", "seed", "episodes", "summary"}
+        assert set(run) == {
+            "suite",
+            "split",
+            "model",
+            "backend",
+            "device",
+            "strategy",
+            "seed",
+            "episodes",
+            "summary",
+        }
+        assert run["backend"] in ("llamacpp", "onnx") and run["device"] in ("cpu", "cuda")
         assert set(run["summary"]) == SUMMARY_KEYS
         lo, hi = run["summary"]["success_ci95"]
         assert 0.0 <= lo <= run["summary"]["success_rate"] <= hi <= 1.0

@@ -21,6 +21,40 @@ def test_models_lists_default_model_and_backends():
     r = CliRunner().invoke(main, ["models"])
     assert r.exit_code == 0
     assert "SmolLM2-135M-Instruct" in r.output and "llamacpp" in r.output
+    assert "onnx" in r.output and "CPUExecutionProvider" in r.output
+
+
+def test_convert_then_plan_with_the_onnx_backend(tmp_path):
+    from aip_sdk.models import default_model_path
+
+    out = tmp_path / "smollm2-onnx"
+    r = CliRunner().invoke(
+        main, ["convert", str(default_model_path()), "--to", "onnx", "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output and (out / "model.onnx").is_file()
+    r = CliRunner().invoke(main, ["convert", str(default_model_path()), "--out", str(out)])
+    assert r.exit_code == 1 and "already exists" in r.output
+    r = CliRunner().invoke(
+        main,
+        [
+            "plan",
+            "--backend",
+            "onnx",
+            "--model",
+            str(out),
+            "--split",
+            "basic_3",
+            "--task",
+            "2",
+            "--max-steps",
+            "2",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    assert result["model"] == "SmolLM2-135M-Instruct.Q4_1" and 1 <= len(result["steps"]) <= 2
 
 
 def test_plan_json_runs_a_real_episode_with_the_default_model():

@@ -84,11 +84,13 @@ def run_bench(
         for seed in range(seeds):
             planner = Planner(backend=backend, controller=strategy, seed=seed)
             for task_id in tasks:
+                # The default backend keeps the original file names, so older runs resume.
+                tag = "" if backend.name == "llamacpp" else f"{_safe(backend.name)}__"
                 path = (
                     out
                     / "episodes"
                     / (
-                        f"{_safe(suite.name)}__{_safe(split)}__{_safe(strategy)}__{seed}__"
+                        f"{tag}{_safe(suite.name)}__{_safe(split)}__{_safe(strategy)}__{seed}__"
                         f"{_safe(task_id)}.json"
                     )
                 )
@@ -107,6 +109,8 @@ def run_bench(
                         "suite": suite.name,
                         "split": split,
                         "model": backend.model_name,
+                        "backend": backend.name,
+                        "device": backend.capabilities.device,
                         "strategy": strategy,
                         "seed": seed,
                         "task_id": task_id,
@@ -124,10 +128,18 @@ def run_bench(
 
 def build_results(out: Path) -> dict[str, Any]:
     """Group the episode files of ``out`` into runs and write ``results.json``."""
-    runs: dict[tuple[str, str, str, str, int], list[dict[str, Any]]] = {}
+    runs: dict[tuple[str, str, str, str, str, str, int], list[dict[str, Any]]] = {}
     for path in sorted((Path(out) / "episodes").glob("*.json")):
         e = json.loads(path.read_text())
-        key = (e["suite"], e["split"], e["model"], e["strategy"], int(e["seed"]))
+        key = (
+            e["suite"],
+            e["split"],
+            e["model"],
+            e.get("backend", "llamacpp"),
+            e.get("device", "cpu"),
+            e["strategy"],
+            int(e["seed"]),
+        )
         runs.setdefault(key, []).append(e)
     results = {
         "version": RESULTS_VERSION,
@@ -136,6 +148,8 @@ def build_results(out: Path) -> dict[str, Any]:
                 "suite": suite,
                 "split": split,
                 "model": model,
+                "backend": backend,
+                "device": device,
                 "strategy": strategy,
                 "seed": seed,
                 "episodes": [
@@ -147,7 +161,7 @@ def build_results(out: Path) -> dict[str, Any]:
                 ],
                 "summary": summarise(eps),
             }
-            for (suite, split, model, strategy, seed), eps in sorted(runs.items())
+            for (suite, split, model, backend, device, strategy, seed), eps in sorted(runs.items())
         ],
     }
     write_json_atomic(Path(out) / "results.json", results)

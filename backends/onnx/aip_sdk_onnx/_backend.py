@@ -210,6 +210,7 @@ class OnnxBackend:
         options.intra_op_num_threads = n_threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # the KV cache changes shape every step
         chosen = choose_providers(providers)
         path = str(folder / MODEL_FILE)
         try:

@@ -1,4 +1,4 @@
-"""Read a llama-architecture GGUF file: hyper-parameters, tokenizer data and block-quantized weights.
+"""Read a llama-architecture GGUF file: hyper-parameters, tokenizer data, block-quantized weights.
 
 Only what the ONNX graph needs is read. Weights stay in their GGUF block format where ONNX
 Runtime's ``MatMulNBits`` can run that format exactly (Q4_0, Q4_1, Q8_0); any other tensor type is
@@ -192,9 +192,7 @@ def read_gguf(path: Path) -> GgufModel:
         )
     token_types = tuple(int(t) for t in _field(reader, "tokenizer.ggml.token_type", []))
     eos = int(_field(reader, "tokenizer.ggml.eos_token_id", -1))
-    ends = {eos} | {
-        int(_field(reader, f"tokenizer.ggml.{k}_token_id", -1)) for k in ("eot", "eom")
-    }
+    ends = {eos} | {int(_field(reader, f"tokenizer.ggml.{k}_token_id", -1)) for k in ("eot", "eom")}
     ends |= {i for i, t in enumerate(tokens) if t in _END_TEXTS}
     ends.discard(-1)
     tokenizer = TokenizerData(

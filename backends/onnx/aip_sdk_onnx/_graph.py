@@ -82,7 +82,9 @@ class _Builder:
         self._weights[id(w)] = (w, names)
         return names
 
-    def matmul_nbits(self, x: str, w: Blocks, hint: str) -> str:
+    def matmul_nbits(
+        self, x: str, w: Blocks, hint: str, *, accuracy_level: int | None = None
+    ) -> str:
         n, k = w.shape
         names = self.weights(w, hint)
         y = self.op(
@@ -94,7 +96,7 @@ class _Builder:
             N=n,
             bits=w.bits,
             block_size=BLOCK,
-            accuracy_level=self.accuracy_level,
+            accuracy_level=self.accuracy_level if accuracy_level is None else accuracy_level,
         )
         if len(names) == 2:
             return y
@@ -151,7 +153,9 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
         helper.make_tensor_value_info(keep, TensorProto.INT64, [1]),
     ]
     outputs = [
-        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "keep", cfg.vocab_size])
+        helper.make_tensor_value_info(
+            "logits", TensorProto.FLOAT, ["batch", "keep", cfg.vocab_size]
+        )
     ]
     for i in range(cfg.n_layers):
         for kind in ("key", "value"):
@@ -173,9 +177,7 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     rows = b.op("Cast", b.op("Gather", emb_q, ids, axis=0), to=TensorProto.FLOAT)
     rows = b.op("Sub", rows, b.const(np.float32(128.0)))
     scales = b.op("Unsqueeze", b.op("Gather", emb_s, ids, axis=0), b.const([-1], dtype=np.int64))
-    hidden = b.op(
-        "Reshape", b.op("Mul", rows, scales), b.const([0, 0, cfg.hidden], dtype=np.int64)
-    )
+    hidden = b.op("Reshape", b.op("Mul", rows, scales), b.const([0, 0, cfg.hidden], dtype=np.int64))
 
     # Positions, rotary tables and the causal mask, computed once from the past length.
     past_len = b.op("Shape", "past.0.key", start=2, end=3)
@@ -230,8 +232,12 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     for i in range(cfg.n_layers):
         p = f"blk.{i}"
         x = _rms_norm(b, hidden, t[f"{p}.attn_norm.weight"].data, cfg.rms_eps, f"{p}.attn_norm")
-        q = rope(heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_q.weight"], bits=bits), f"{p}.q"), nh))
-        k = rope(heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_k.weight"], bits=bits), f"{p}.k"), nkv))
+        q = rope(
+            heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_q.weight"], bits=bits), f"{p}.q"), nh)
+        )
+        k = rope(
+            heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_k.weight"], bits=bits), f"{p}.k"), nkv)
+        )
         v = heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_v.weight"], bits=bits), f"{p}.v"), nkv)
         k_all = b.op_to(f"present.{i}.key", "Concat", f"past.{i}.key", k, axis=2)
         v_all = b.op_to(f"present.{i}.value", "Concat", f"past.{i}.value", v, axis=2)
@@ -253,10 +259,16 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     hidden = _rms_norm(b, hidden, t["output_norm.weight"].data, cfg.rms_eps, "output_norm")
     start = b.op("Neg", keep)
     tail = b.op(
-        "Slice", hidden, start, b.const([np.iinfo(np.int64).max], dtype=np.int64),
+        "Slice",
+        hidden,
+        start,
+        b.const([np.iinfo(np.int64).max], dtype=np.int64),
         b.const([1], dtype=np.int64),
     )
-    logits = b.matmul_nbits(tail, out_w, "output")
+    # The output projection always takes the int8 path: ONNX Runtime has no prepacked float
+    # kernel for 8-bit blocks and would dequantize the whole vocabulary matrix on every call
+    # (llama.cpp, too, multiplies Q8_0 weights with 8-bit activations).
+    logits = b.matmul_nbits(tail, out_w, "output", accuracy_level=4)
     b.op_to("logits", "Identity", logits)
 
     graph = helper.make_graph(b.nodes, "decoder", inputs, outputs, b.inits)

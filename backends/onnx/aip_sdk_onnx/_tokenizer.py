@@ -52,7 +52,8 @@ def build_tokenizer(data: TokenizerData) -> Any:
         )
     digits, regex = _PRE[data.pre]
     vocab = {tok: i for i, tok in enumerate(data.tokens)}
-    merges = [tuple(m.split(" ", 1)) for m in data.merges]
+    pairs = [m.split(" ", 1) for m in data.merges]
+    merges = [(a, b) for a, b in pairs]
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=False))
     steps: list[Any] = []
     if digits:
