@@ -13,16 +13,58 @@ from pathlib import Path
 from aip_sdk.bench.report import aggregate_strategies, write_pareto, write_summary
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def headline(rows: list[dict], anchor: str) -> list[str]:
+    """The README's head-line comparisons for one suite, from its aggregated rows."""
+    by = {r["strategy"]: r for r in rows}
+    fixed = [r for r in rows if r["strategy"].startswith("fixed")]
+    learned = by.get("learned")
+    if not fixed or learned is None:
+        return []
+    best = max(fixed, key=lambda r: (r["success"], -r["tokens"]))
+
+    def show(r: dict) -> str:
+        return f"{r['success']:.2f} success at {r['tokens']:.0f} tokens"
+
+    out = [
+        f"- **[{rows[0]['suite']}](#{anchor})** ({learned['episodes']} episodes per strategy): "
+        f"learned {show(learned)}; best fixed `{best['strategy']}` {show(best)} -> learned uses "
+        f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
+        f"({'at least equal' if learned['success'] >= best['success'] else 'lower'} success)."
+    ]
+    for name in ("ac", "esc"):
+        if name in by:
+            r = by[name]
+            out.append(
+                f"  vs `{name}` ({show(r)}): learned uses {_ratio(learned['tokens'], r['tokens'])} "
+                f"its tokens ({'at least equal' if learned['success'] >= r['success'] else 'lower'}"
+                " success)."
+            )
+    if "oracle" in by:
+        r = by["oracle"]
+        out.append(
+            f"  vs `oracle` ({show(r)}): learned spends {_ratio(learned['tokens'], r['tokens'])} "
+            f"the oracle's tokens at {learned['success'] - r['success']:+.2f} success."
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
     ap.add_argument("--command", default="bash scripts/results.sh")
     ap.add_argument("--note", default="", help="A status paragraph placed under the title.")
+    ap.add_argument(
+        "--section", type=Path, action="append", default=[], help="Markdown file to append."
+    )
     args = ap.parse_args()
     img = args.out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
-    parts = [
+    top = [
         "# Results",
         "",
         f"Produced by `{args.command}` (live episodes: the real default model in the real "
@@ -30,25 +72,29 @@ def main() -> None:
         "",
     ]
     if args.note:
-        parts += [args.note, ""]
+        top += [args.note, ""]
+    heads: list[str] = []
+    body: list[str] = []
     for d in args.dirs:
         res_path = d / "results.json"
         if not res_path.is_file():
             continue
         results = json.loads(res_path.read_text())
         rows = aggregate_strategies(results)
-        parts.append(f"## {d.name}")
-        parts.append("")
-        parts.append(write_summary(results, d / "summary.md"))
+        if not rows:
+            continue
+        heads += headline(rows, f"{rows[0]['suite']}-{rows[0]['split']}")
+        body += [f"## {d.name}", "", write_summary(results, d / "summary.md")]
         write_pareto(results, d / "pareto.png")
         if (d / "pareto.png").is_file():
             target = img / f"pareto-{d.name}.png"
             shutil.copyfile(d / "pareto.png", target)
-            parts.append(f"![Pareto plot for {d.name}](img/{target.name})")
-            parts.append("")
-        parts.append(f"({len(rows)} strategies.)")
-        parts.append("")
-    args.out.write_text("\n".join(parts))
+            body += [f"![Pareto plot for {d.name}](img/{target.name})", ""]
+        body += [f"({len(rows)} strategies.)", ""]
+    out = [*top, "## Head-line figures", "", *heads, "", *body]
+    for section in args.section:
+        out += [section.read_text(), ""]
+    args.out.write_text("\n".join(out))
     print(f"wrote {args.out}")
 
 

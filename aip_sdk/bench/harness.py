@@ -4,6 +4,8 @@ Every episode result is written atomically to ``DIR/episodes/``; re-running the 
 the finished ones. ``results.json`` is rebuilt from those files after each run, so it always
 matches what has been measured. Tasks are the first ``episodes`` of the split in a fixed
 shuffled order (the same tasks for every strategy and seed); a run's seed changes the sampling.
+Episodes run seed by seed, task by task, every strategy on a task before the next task, so a run
+stopped part-way still holds every strategy on the same tasks.
 """
 
 from __future__ import annotations
@@ -80,10 +82,12 @@ def run_bench(
     """Run every (strategy, seed, task) not yet on disk; return the rebuilt results."""
     out = Path(out)
     tasks = select_tasks(suite, split, episodes)
-    for strategy in strategies:
-        for seed in range(seeds):
-            planner = Planner(backend=backend, controller=strategy, seed=seed)
-            for task_id in tasks:
+    # Seed-major, then task, then strategy: a run stopped early has every strategy on the same
+    # tasks, so its partial results still compare like with like.
+    for seed in range(seeds):
+        planners = {s: Planner(backend=backend, controller=s, seed=seed) for s in strategies}
+        for task_id in tasks:
+            for strategy, planner in planners.items():
                 # The default backend keeps the original file names, so older runs resume.
                 tag = "" if backend.name == "llamacpp" else f"{_safe(backend.name)}__"
                 path = (

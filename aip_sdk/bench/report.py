@@ -13,13 +13,35 @@ from aip_sdk.bench.harness import bootstrap_ci
 __all__ = ["aggregate_strategies", "write_pareto", "write_summary"]
 
 
-def aggregate_strategies(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per (suite, split, strategy), pooling its seeds."""
+def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """Episodes per (suite, split, strategy), restricted to the (seed, task) pairs that every
+    strategy of that suite and split has finished, so a run stopped part-way compares like with
+    like."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    done: dict[tuple[str, str, str], set[tuple[int, str]]] = defaultdict(set)
     for run in results["runs"]:
-        groups[(run["suite"], run["split"], run["strategy"])].extend(run["episodes"])
+        key = (run["suite"], run["split"], run["strategy"])
+        for e in run["episodes"]:
+            groups[key].append({**e, "seed": run["seed"]})
+            done[key].add((int(run["seed"]), str(e["task_id"])))
+    shared: dict[tuple[str, str], set[tuple[int, str]]] = {}
+    for (suite, split, _), pairs in done.items():
+        prev = shared.get((suite, split))
+        shared[(suite, split)] = set(pairs) if prev is None else prev & pairs
+    return {
+        key: [e for e in eps if (int(e["seed"]), str(e["task_id"])) in shared[key[:2]]]
+        for key, eps in groups.items()
+    }
+
+
+def aggregate_strategies(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (suite, split, strategy), pooling its seeds over the episodes (seed, task)
+    that every strategy of the suite has finished."""
+    groups = _common_episodes(results)
     rows = []
     for (suite, split, strategy), eps in sorted(groups.items()):
+        if not eps:
+            continue
         succ = [1.0 if e["success"] else 0.0 for e in eps]
         rows.append(
             {

@@ -1,0 +1,119 @@
+"""Generalisation across suites, in replay: controllers trained on one suite, scored on the others.
+
+Usage: python3 scripts/generalisation.py runs/traces/* [--timesteps 300000] [--beta 1.0]
+           [--out runs/generalisation]
+
+For every suite found in the trace folders it trains a controller with PPO on that suite's
+training episodes only (the same 80/20 split by episode key as ``aip-sdk train-controller``), then
+scores every controller - the four single-suite ones and the shipped default (trained on all four
+suites' training parts) - next to the best fixed decision and the replay oracle, on all recorded
+episodes of each suite (the same episodes for every row; cells where the controller was trained
+on part of them are marked). Writes ``OUT/generalisation.md`` (Markdown
+tables) and ``OUT/controller-<suite>.onnx``. Replay answers "which decision would have been good
+at this recorded step", not a live success rate; see docs/training.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aip_sdk.controllers.learned import LearnedController, default_controller_path
+from aip_sdk.decision import table_from_json
+from aip_sdk.traces import EpisodeTrace, TraceStore
+from aip_sdk.training.ppo import export_onnx, train_ppo
+from aip_sdk.training.replay import evaluate, split_holdout
+
+
+def load(folders: list[Path]) -> tuple[dict[str, list[EpisodeTrace]], Any]:
+    by_suite: dict[str, list[EpisodeTrace]] = defaultdict(list)
+    tables = set()
+    for folder in folders:
+        store = TraceStore(folder)
+        tables.add(json.dumps(store.manifest()["decision_table"]))
+        for e in store.episodes():
+            by_suite[e.suite].append(e)
+    if len(tables) != 1:
+        raise SystemExit("the trace folders were collected with different pool sizes")
+    return dict(by_suite), table_from_json(tables.pop())
+
+
+def onnx_rule(path: Path, table: Any) -> Any:
+    ctrl = LearnedController(path=path)
+    index = {d: i for i, d in enumerate(table)}
+    order = [index[d] for d in ctrl.table]
+
+    def choose(x: np.ndarray[Any, Any]) -> int:
+        return order[int(np.argmax(ctrl.logits(x)))]
+
+    return choose
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("traces", nargs="+", type=Path)
+    ap.add_argument("--timesteps", type=int, default=300_000)
+    ap.add_argument("--alpha", type=float, default=1.0)
+    ap.add_argument("--beta", type=float, default=1.0)
+    ap.add_argument("--holdout", type=float, default=0.2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("runs/generalisation"))
+    args = ap.parse_args()
+    by_suite, table = load(args.traces)
+    suites = sorted(by_suite)
+    split = {s: split_holdout(eps, args.holdout) for s, eps in by_suite.items()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    rules: dict[str, Any] = {}
+    for s in suites:
+        train, _ = split[s]
+        model = train_ppo(
+            train, table, alpha=args.alpha, beta=args.beta, timesteps=args.timesteps, seed=args.seed
+        )
+        path = args.out / f"controller-{s}.onnx"
+        export_onnx(model, path, table=table, metadata={"suites": [s], "beta": args.beta})
+        rules[f"trained on {s} only"] = onnx_rule(path, table)
+        print(f"trained {path} on {len(train)} {s} episodes")
+    rules["default (all four suites)"] = onnx_rule(default_controller_path(), table)
+    fixed = {f"fixed:k={d.k},depth={d.depth}": (lambda x, i=i: i) for i, d in enumerate(table)}
+
+    lines = [
+        f"Replay on all recorded episodes of each suite (alpha {args.alpha:g}, beta "
+        f"{args.beta:g}, PPO {args.timesteps} timesteps, seed {args.seed}). Per cell: reward "
+        "R = alpha*Q - beta*C / good-step rate Q / generated tokens per step; * marks cells "
+        "where the controller was trained on 80% of those episodes (in distribution). Sizes: "
+        + ", ".join(
+            f"{s} {len(by_suite[s])} episodes ({sum(len(e.steps) for e in by_suite[s])} steps)"
+            for s in suites
+        )
+        + ".",
+        "",
+        "| controller | " + " | ".join(suites) + " |",
+        "| --- | " + " | ".join("---" for _ in suites) + " |",
+    ]
+
+    def cell(rule: Any, s: str, seen: bool = False) -> tuple[str, float]:
+        st = evaluate(by_suite[s], table, rule, alpha=args.alpha, beta=args.beta)
+        text = f"{st['reward']:.3f} / {st['good_step_rate']:.2f} / {st['tokens_per_step']:.0f}"
+        return text + (" *" if seen else ""), st["reward"]
+
+    for name, rule in rules.items():
+        cells = [cell(rule, s, seen=name.startswith("default") or s in name)[0] for s in suites]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    best = []
+    for s in suites:
+        scored = [(cell(rule, s)[1], n) for n, rule in fixed.items()]
+        _, n = max(scored)
+        best.append(f"{cell(fixed[n], s)[0]} (`{n}`)")
+    lines.append("| best fixed decision, per suite | " + " | ".join(best) + " |")
+    lines.append("| replay oracle | " + " | ".join(cell("oracle", s)[0] for s in suites) + " |")
+    (args.out / "generalisation.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
