@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 TOPIC = (
@@ -38,12 +39,13 @@ def measure(name: str, repeats: int, onnx_numerics: str) -> dict[str, Any]:
 
     options: dict[str, Any] = {}
     if name == "onnx" and onnx_numerics != "exact":
-        from aip_sdk.models import default_model_path
-        from aip_sdk_onnx.convert import cache_dir, convert_gguf
+        import tempfile
 
-        folder = cache_dir() / "onnx" / f"bench-{onnx_numerics}"
-        if not folder.is_dir():
-            convert_gguf(default_model_path(), folder, numerics=onnx_numerics, force=True)
+        from aip_sdk.models import default_model_path
+        from aip_sdk_onnx.convert import convert_gguf
+
+        folder = Path(tempfile.mkdtemp()) / "model"
+        convert_gguf(default_model_path(), folder, numerics=onnx_numerics)
         options["model_path"] = folder
     t0 = time.perf_counter()
     backend: Any = load_backend(name, **options)
@@ -76,6 +78,10 @@ def measure(name: str, repeats: int, onnx_numerics: str) -> dict[str, Any]:
         "max_rss_mib": rss,
     }
     backend.close()
+    if "model_path" in options:
+        import shutil
+
+        shutil.rmtree(Path(options["model_path"]).parent, ignore_errors=True)
     return out
 
 

@@ -82,6 +82,12 @@ def main() -> None:
     fixed = {f"fixed:k={d.k},depth={d.depth}": (lambda x, i=i: i) for i, d in enumerate(table)}
 
     lines = [
+        "## Generalisation across suites (replay)",
+        "",
+        "Produced by `python3 scripts/generalisation.py "
+        + " ".join(str(t) for t in args.traces)
+        + f" --timesteps {args.timesteps} --beta {args.beta:g}`.",
+        "",
         f"Replay on all recorded episodes of each suite (alpha {args.alpha:g}, beta "
         f"{args.beta:g}, PPO {args.timesteps} timesteps, seed {args.seed}). Per cell: reward "
         "R = alpha*Q - beta*C / good-step rate Q / generated tokens per step; * marks cells "

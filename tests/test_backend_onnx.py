@@ -24,7 +24,7 @@ class TestOnnxContract(BackendContract):
 
 def test_conversion_writes_a_complete_folder(onnx_folder):
     meta = json.loads((onnx_folder / CONFIG_FILE).read_text())
-    assert meta["format"] == "aip-onnx-decoder/1"
+    assert meta["format"] == "aip-onnx-decoder/2"
     assert meta["config"]["n_layers"] == 30 and meta["config"]["n_kv_heads"] == 3
     assert meta["tokenizer"]["end_ids"] == [0, 2]  # <|endoftext|>, <|im_end|>
     # 4-bit blocks kept from the GGUF: the model is about the size of the GGUF file, not 4x.

@@ -303,7 +303,19 @@ class OnnxBackend:
 
     def _empty_kv(self, batch: int) -> list[F32]:
         heads, dim = self._kv_shape
-        return [np.zeros((batch, heads, 0, dim), np.float32) for _ in self._past_names]
+        return [
+            np.zeros(
+                (batch, heads, dim, 0) if n.endswith(".key") else (batch, heads, 0, dim), np.float32
+            )
+            for n in self._past_names
+        ]
+
+    def _cut(self, kv: list[F32], keep: int) -> list[F32]:
+        """The first ``keep`` positions of a cache (keys are stored transposed)."""
+        return [
+            np.ascontiguousarray(a[..., :keep] if n.endswith(".key") else a[:, :, :keep])
+            for n, a in zip(self._past_names, kv)
+        ]
 
     def _forward(
         self, ids: npt.NDArray[np.int64], kv: list[F32], keep: int
@@ -330,7 +342,7 @@ class OnnxBackend:
                 prompt_tokens=len(tokens), max_tokens=extra, n_ctx=self._n_ctx
             )
         keep = min(_common_prefix(self._cached, tokens), len(tokens) - 1)
-        kv = [np.ascontiguousarray(a[:, :, :keep]) for a in self._kv]
+        kv = self._cut(self._kv, keep)
         self._cached, self._kv = [], self._empty_kv(1)  # consistent even if a pass fails
         logits: F32 | None = None
         for start in range(keep, len(tokens), self._n_batch):

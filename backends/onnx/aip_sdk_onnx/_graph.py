@@ -4,16 +4,19 @@ The graph is built node by node with ``onnx.helper`` (no torch, no tracing), so 
 is written here::
 
     inputs   input_ids [batch, seq] int64, logits_keep [1] int64,
-             past.{i}.key / past.{i}.value [batch, kv_heads, past, head_dim] float32
+             past.{i}.key [batch, kv_heads, head_dim, past] float32 (keys stored transposed),
+             past.{i}.value [batch, kv_heads, past, head_dim] float32
     outputs  logits [batch, logits_keep, vocab] float32,
-             present.{i}.key / present.{i}.value [batch, kv_heads, past + seq, head_dim]
+             present.{i}.key / present.{i}.value: the same with past + seq positions
 
 Positions continue from the past length and attention is causal, so one graph serves prompt
 prefill (``seq`` > 1, a zero-length past), decoding (``seq`` = 1) and scoring several
 continuations at once (a batch over a shared, repeated past). Every projection is a
 ``MatMulNBits`` (com.microsoft) over the GGUF blocks; the tied embedding shares the output
 projection's 8-bit blocks. Rotary embeddings rotate adjacent pairs, as llama.cpp does on the
-(permuted) GGUF query and key weights.
+(permuted) GGUF query and key weights. Grouped-query attention folds the query heads that share a
+key/value head into the row dimension instead of repeating the cache, and keys are cached
+transposed, so a decoding step copies the cache only once (the ``Concat``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from aip_sdk_onnx._gguf import BLOCK, Blocks, GgufModel, as_blocks
 
 __all__ = ["GRAPH_FORMAT", "NUMERICS", "build_graph"]
 
-GRAPH_FORMAT = "aip-onnx-decoder/1"
+GRAPH_FORMAT = "aip-onnx-decoder/2"
 OPSET = 21
 NUMERICS = ("exact", "fast")
 
@@ -158,16 +161,15 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
         )
     ]
     for i in range(cfg.n_layers):
-        for kind in ("key", "value"):
+        for kind, past_shape, total_shape in (
+            ("key", ["batch", nkv, hd, "past"], ["batch", nkv, hd, "total"]),
+            ("value", ["batch", nkv, "past", hd], ["batch", nkv, "total", hd]),
+        ):
             inputs.append(
-                helper.make_tensor_value_info(
-                    f"past.{i}.{kind}", TensorProto.FLOAT, ["batch", nkv, "past", hd]
-                )
+                helper.make_tensor_value_info(f"past.{i}.{kind}", TensorProto.FLOAT, past_shape)
             )
             outputs.append(
-                helper.make_tensor_value_info(
-                    f"present.{i}.{kind}", TensorProto.FLOAT, ["batch", nkv, "total", hd]
-                )
+                helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, total_shape)
             )
 
     # Embedding: gather 8-bit blocks and their scales, shared with the output projection.
@@ -180,7 +182,7 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     hidden = b.op("Reshape", b.op("Mul", rows, scales), b.const([0, 0, cfg.hidden], dtype=np.int64))
 
     # Positions, rotary tables and the causal mask, computed once from the past length.
-    past_len = b.op("Shape", "past.0.key", start=2, end=3)
+    past_len = b.op("Shape", "past.0.value", start=2, end=3)
     seq_len = b.op("Shape", ids, start=1, end=2)
     total = b.op("Add", past_len, seq_len)
     zero = b.const([0], dtype=np.int64)
@@ -209,6 +211,8 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
         b.op("Unsqueeze", col, b.const([0], dtype=np.int64)),
         b.op("Unsqueeze", pos, b.const([1], dtype=np.int64)),
     )
+    if rep > 1:  # rows of a head group are (query head in group, position)
+        future = b.op("Tile", future, b.const([rep, 1], dtype=np.int64))
     neg_inf = b.const(np.float32(-np.inf))
     scale = b.const(np.float32(1.0 / math.sqrt(hd)))
 
@@ -219,15 +223,9 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     def rope(x: str) -> str:
         return b.op("Add", b.op("Mul", x, cos), b.op("Mul", b.op("MatMul", x, rot), sin))
 
-    def widen(x: str) -> str:
-        if rep == 1:
-            return x
-        grown = b.op(
-            "Expand",
-            b.op("Unsqueeze", x, b.const([2], dtype=np.int64)),
-            b.const([1, 1, rep, 1, 1], dtype=np.int64),
-        )
-        return b.op("Reshape", grown, b.const([0, nh, -1, hd], dtype=np.int64))
+    def grouped(x: str) -> str:
+        """[B, heads, S, D] -> [B, kv_heads, rep * S, D]: the heads sharing a key/value head."""
+        return b.op("Reshape", x, b.const([0, nkv, -1, hd], dtype=np.int64))
 
     for i in range(cfg.n_layers):
         p = f"blk.{i}"
@@ -239,13 +237,15 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
             heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_k.weight"], bits=bits), f"{p}.k"), nkv)
         )
         v = heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_v.weight"], bits=bits), f"{p}.v"), nkv)
-        k_all = b.op_to(f"present.{i}.key", "Concat", f"past.{i}.key", k, axis=2)
+        k_t = b.op("Transpose", k, perm=[0, 1, 3, 2])  # only the new positions
+        k_all = b.op_to(f"present.{i}.key", "Concat", f"past.{i}.key", k_t, axis=3)
         v_all = b.op_to(f"present.{i}.value", "Concat", f"past.{i}.value", v, axis=2)
-        scores = b.op(
-            "MatMul", b.op("Mul", q, scale), b.op("Transpose", widen(k_all), perm=[0, 1, 3, 2])
-        )
+        scores = b.op("MatMul", grouped(b.op("Mul", q, scale)), k_all)
         probs = b.op("Softmax", b.op("Where", future, neg_inf, scores), axis=-1)
-        ctx = b.op("Transpose", b.op("MatMul", probs, widen(v_all)), perm=[0, 2, 1, 3])
+        ctx = b.op(
+            "Reshape", b.op("MatMul", probs, v_all), b.const([0, nh, -1, hd], dtype=np.int64)
+        )
+        ctx = b.op("Transpose", ctx, perm=[0, 2, 1, 3])
         ctx = b.op("Reshape", ctx, b.const([0, 0, nh * hd], dtype=np.int64))
         attn = b.matmul_nbits(ctx, as_blocks(t[f"{p}.attn_output.weight"], bits=bits), f"{p}.o")
         hidden = b.op("Add", hidden, attn)

@@ -180,7 +180,8 @@ def cached_conversion(gguf_path: Path, *, numerics: str = "exact") -> Path:
         st = src.stat()
     except OSError as exc:
         raise ConversionError(f"{str(src)!r} cannot be read: {exc}") from exc
-    key = hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}|{numerics}".encode()).hexdigest()
+    ident = f"{src}|{st.st_size}|{st.st_mtime_ns}|{numerics}|{GRAPH_FORMAT}"
+    key = hashlib.sha256(ident.encode()).hexdigest()
     dest = cache_dir() / "onnx" / f"{src.stem}-{key[:12]}"
     if (dest / CONFIG_FILE).is_file():
         return dest
