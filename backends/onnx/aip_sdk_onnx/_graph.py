@@ -160,11 +160,12 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
             "logits", TensorProto.FLOAT, ["batch", "keep", cfg.vocab_size]
         )
     ]
+    layouts: list[tuple[str, list[str | int], list[str | int]]] = [
+        ("key", ["batch", nkv, hd, "past"], ["batch", nkv, hd, "total"]),
+        ("value", ["batch", nkv, "past", hd], ["batch", nkv, "total", hd]),
+    ]
     for i in range(cfg.n_layers):
-        for kind, past_shape, total_shape in (
-            ("key", ["batch", nkv, hd, "past"], ["batch", nkv, hd, "total"]),
-            ("value", ["batch", nkv, "past", hd], ["batch", nkv, "total", hd]),
-        ):
+        for kind, past_shape, total_shape in layouts:
             inputs.append(
                 helper.make_tensor_value_info(f"past.{i}.{kind}", TensorProto.FLOAT, past_shape)
             )
