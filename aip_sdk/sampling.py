@@ -11,6 +11,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from aip_sdk.backend import Completion
+
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -91,3 +93,28 @@ class ChoiceTrie:
 
     def finished(self, node: int) -> bool:
         return node in self.ends and not self.children[node]
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists (what a KV cache can keep)."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def as_choice(c: Completion, trie: ChoiceTrie, choices: Sequence[str]) -> Completion:
+    """``c`` with its text set to the choice its tokens spell out in ``trie``."""
+    node = 0
+    for tok in c.token_ids:
+        nxt = trie.advance(node, tok)
+        if nxt is None:
+            break
+        node = nxt
+    return Completion(
+        text=choices[trie.ends[node]],
+        token_ids=c.token_ids,
+        token_logprobs=c.token_logprobs,
+        finish_reason="stop",
+    )

@@ -24,7 +24,7 @@ from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult,
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
-from aip_sdk.sampling import ChoiceTrie, log_softmax, pick
+from aip_sdk.sampling import ChoiceTrie, as_choice, common_prefix, log_softmax, pick
 
 __all__ = ["LlamaCppBackend"]
 
@@ -47,14 +47,6 @@ def _check_gguf(path: Path) -> None:
             f"model file {str(path)!r} is not a GGUF file (it starts with {magic!r}, "
             f"expected {_GGUF_MAGIC!r}); convert it to GGUF or pick another file"
         )
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class LlamaCppBackend:
@@ -321,7 +313,7 @@ class LlamaCppBackend:
                 prompt_tokens=len(tokens), max_tokens=extra, n_ctx=self._n_ctx
             )
         self._drop_samples()
-        keep = min(_common_prefix(self._cached, tokens), len(tokens) - 1)
+        keep = min(common_prefix(self._cached, tokens), len(tokens) - 1)
         llama_cpp.llama_memory_seq_rm(self._mem, 0, keep, -1)
         self._cached = self._cached[:keep]
         start = keep
@@ -389,7 +381,7 @@ class LlamaCppBackend:
                 completions.extend(outs)
                 generated += gen
             if trie is not None:
-                completions = [self._as_choice(c, trie, choice_list) for c in completions]
+                completions = [as_choice(c, trie, choice_list) for c in completions]
             cost = Cost(
                 llm_calls=1,
                 prompt_tokens=evaluated,
@@ -398,20 +390,6 @@ class LlamaCppBackend:
                 seconds=time.perf_counter() - t0,
             )
             return SampleResult(completions=tuple(completions), cost=cost)
-
-    def _as_choice(self, c: Completion, trie: ChoiceTrie, choices: list[str]) -> Completion:
-        node = 0
-        for tok in c.token_ids:
-            nxt = trie.advance(node, tok)
-            if nxt is None:
-                break
-            node = nxt
-        return Completion(
-            text=choices[trie.ends[node]],
-            token_ids=c.token_ids,
-            token_logprobs=c.token_logprobs,
-            finish_reason="stop",
-        )
 
     def _generate(
         self,

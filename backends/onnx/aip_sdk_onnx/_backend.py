@@ -25,7 +25,7 @@ from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult,
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
-from aip_sdk.sampling import ChoiceTrie, log_softmax, pick
+from aip_sdk.sampling import ChoiceTrie, as_choice, common_prefix, log_softmax, pick
 from aip_sdk_onnx._graph import GRAPH_FORMAT
 from aip_sdk_onnx._providers import CPU, Provider, choose_providers, device_of
 from aip_sdk_onnx.convert import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, cached_conversion
@@ -34,14 +34,6 @@ __all__ = ["OnnxBackend", "resolve_onnx_model"]
 
 F32 = npt.NDArray[np.float32]
 _GGUF_MAGIC = b"GGUF"
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 def resolve_onnx_model(model: str | os.PathLike[str] | None) -> Path:
@@ -341,7 +333,7 @@ class OnnxBackend:
             raise ContextOverflowError(
                 prompt_tokens=len(tokens), max_tokens=extra, n_ctx=self._n_ctx
             )
-        keep = min(_common_prefix(self._cached, tokens), len(tokens) - 1)
+        keep = min(common_prefix(self._cached, tokens), len(tokens) - 1)
         kv = self._cut(self._kv, keep)
         self._cached, self._kv = [], self._empty_kv(1)  # consistent even if a pass fails
         logits: F32 | None = None
@@ -402,7 +394,7 @@ class OnnxBackend:
                 completions.extend(outs)
                 generated += gen
             if trie is not None:
-                completions = [self._as_choice(c, trie, choice_list) for c in completions]
+                completions = [as_choice(c, trie, choice_list) for c in completions]
             cost = Cost(
                 llm_calls=1,
                 prompt_tokens=evaluated,
@@ -411,21 +403,6 @@ class OnnxBackend:
                 seconds=time.perf_counter() - t0,
             )
             return SampleResult(completions=tuple(completions), cost=cost)
-
-    @staticmethod
-    def _as_choice(c: Completion, trie: ChoiceTrie, choices: list[str]) -> Completion:
-        node = 0
-        for tok in c.token_ids:
-            nxt = trie.advance(node, tok)
-            if nxt is None:
-                break
-            node = nxt
-        return Completion(
-            text=choices[trie.ends[node]],
-            token_ids=c.token_ids,
-            token_logprobs=c.token_logprobs,
-            finish_reason="stop",
-        )
 
     def _generate(
         self,
