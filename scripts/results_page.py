@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+from aip_sdk.bench.harness import build_results
 from aip_sdk.bench.report import aggregate_strategies, write_pareto, write_summary
 
 
@@ -77,9 +78,12 @@ def main() -> None:
     body: list[str] = []
     for d in args.dirs:
         res_path = d / "results.json"
-        if not res_path.is_file():
+        if (d / "episodes").is_dir():  # rebuild: a stopped run may not have written it
+            results = build_results(d)
+        elif res_path.is_file():
+            results = json.loads(res_path.read_text())
+        else:
             continue
-        results = json.loads(res_path.read_text())
         rows = aggregate_strategies(results)
         if not rows:
             continue
