@@ -18,7 +18,7 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
-def headline(rows: list[dict], anchor: str) -> list[str]:
+def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
     """The README's head-line comparisons for one suite, from its aggregated rows."""
     by = {r["strategy"]: r for r in rows}
     fixed = [r for r in rows if r["strategy"].startswith("fixed")]
@@ -46,9 +46,15 @@ def headline(rows: list[dict], anchor: str) -> list[str]:
             )
     if "oracle" in by:
         r = by["oracle"]
+        mine = learned
+        note = ""
+        if r["pairs"] != learned["pairs"]:  # the oracle finished fewer episodes: compare on those
+            same = {x["strategy"]: x for x in aggregate_strategies(results, pairs=set(r["pairs"]))}
+            mine = same["learned"]
+            note = f" (on the {r['episodes']} episodes the oracle finished: learned {show(mine)})"
         out.append(
-            f"  vs `oracle` ({show(r)}): learned spends {_ratio(learned['tokens'], r['tokens'])} "
-            f"the oracle's tokens at {learned['success'] - r['success']:+.2f} success."
+            f"  vs `oracle` ({show(r)}): learned spends {_ratio(mine['tokens'], r['tokens'])} "
+            f"the oracle's tokens at {mine['success'] - r['success']:+.2f} success{note}."
         )
     return out
 
@@ -87,7 +93,7 @@ def main() -> None:
         rows = aggregate_strategies(results)
         if not rows:
             continue
-        heads += headline(rows, f"{rows[0]['suite']}-{rows[0]['split']}")
+        heads += headline(rows, f"{rows[0]['suite']}-{rows[0]['split']}", results)
         body += [f"## {d.name}", "", write_summary(results, d / "summary.md")]
         write_pareto(results, d / "pareto.png")
         if (d / "pareto.png").is_file():

@@ -13,10 +13,14 @@ from aip_sdk.bench.harness import bootstrap_ci
 __all__ = ["aggregate_strategies", "write_pareto", "write_summary"]
 
 
+BOUNDS = ("oracle",)
+
+
 def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """Episodes per (suite, split, strategy), restricted to the (seed, task) pairs that every
     strategy of that suite and split has finished, so a run stopped part-way compares like with
-    like."""
+    like. Bounds (the oracle, slow to run) do not shrink that set: they show the shared pairs
+    they have finished, and their row says how many."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     done: dict[tuple[str, str, str], set[tuple[int, str]]] = defaultdict(set)
     for run in results["runs"]:
@@ -25,7 +29,9 @@ def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list
             groups[key].append({**e, "seed": run["seed"]})
             done[key].add((int(run["seed"]), str(e["task_id"])))
     shared: dict[tuple[str, str], set[tuple[int, str]]] = {}
-    for (suite, split, _), pairs in done.items():
+    for (suite, split, strategy), pairs in done.items():
+        if strategy in BOUNDS and any(k[:2] == (suite, split) and k[2] not in BOUNDS for k in done):
+            continue
         prev = shared.get((suite, split))
         shared[(suite, split)] = set(pairs) if prev is None else prev & pairs
     return {
@@ -34,12 +40,17 @@ def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list
     }
 
 
-def aggregate_strategies(results: dict[str, Any]) -> list[dict[str, Any]]:
+def aggregate_strategies(
+    results: dict[str, Any], *, pairs: set[tuple[int, str]] | None = None
+) -> list[dict[str, Any]]:
     """One row per (suite, split, strategy), pooling its seeds over the episodes (seed, task)
-    that every strategy of the suite has finished."""
+    that every strategy of the suite has finished (see :func:`_common_episodes`); ``pairs``
+    restricts them further (to compare with a bound on the pairs it finished)."""
     groups = _common_episodes(results)
     rows = []
     for (suite, split, strategy), eps in sorted(groups.items()):
+        if pairs is not None:
+            eps = [e for e in eps if (int(e["seed"]), str(e["task_id"])) in pairs]
         if not eps:
             continue
         succ = [1.0 if e["success"] else 0.0 for e in eps]
@@ -55,6 +66,7 @@ def aggregate_strategies(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "tokens": float(np.mean([e["cost"]["generated_tokens"] for e in eps])),
                 "calls": float(np.mean([e["cost"]["llm_calls"] for e in eps])),
                 "seconds": float(np.mean([e["cost"]["seconds"] for e in eps])),
+                "pairs": sorted((int(e["seed"]), str(e["task_id"])) for e in eps),
             }
         )
     return rows
