@@ -16,6 +16,13 @@ __all__ = ["aggregate_strategies", "write_pareto", "write_summary"]
 BOUNDS = ("oracle",)
 
 
+def _short(strategy: str) -> str:
+    """A plot label: ``learned:path/to/controller-grid.onnx`` -> ``learned[controller-grid]``."""
+    if strategy.startswith("learned:"):
+        return f"learned[{Path(strategy.split(':', 1)[1]).stem}]"
+    return strategy
+
+
 def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """Episodes per (suite, split, strategy), restricted to the (seed, task) pairs that every
     strategy of that suite and split has finished, so a run stopped part-way compares like with
@@ -147,7 +154,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                     zorder=2,
                 )
                 ax.annotate(
-                    r["strategy"],
+                    _short(r["strategy"]),
                     (x, r["success"]),
                     fontsize=7,
                     xytext=(3, 3),
