@@ -24,7 +24,15 @@ from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult,
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
-from aip_sdk.sampling import ChoiceTrie, as_choice, common_prefix, log_softmax, pick
+from aip_sdk.sampling import (
+    ChoiceTrie,
+    as_choice,
+    check_sample_args,
+    choice_trie,
+    common_prefix,
+    generate,
+    log_softmax,
+)
 
 __all__ = ["LlamaCppBackend"]
 
@@ -344,28 +352,16 @@ class LlamaCppBackend:
         choices: Sequence[str] | None = None,
     ) -> SampleResult:
         """Draw ``n`` completions of ``prompt``; see :class:`aip_sdk.Backend`."""
-        if n < 1:
-            raise ConfigError(f"n={n!r} must be at least 1")
-        if max_tokens < 1:
-            raise ConfigError(f"max_tokens={max_tokens!r} must be at least 1")
-        if temperature < 0:
-            raise ConfigError(f"temperature={temperature!r} must be >= 0")
-        if not 0 < top_p <= 1:
-            raise ConfigError(f"top_p={top_p!r} must be in (0, 1]")
+        check_sample_args(n=n, max_tokens=max_tokens, temperature=temperature, top_p=top_p)
         with self._lock:
             self._check_open()
             t0 = time.perf_counter()
             trie: ChoiceTrie | None = None
             choice_list: list[str] = []
             if choices is not None:
-                choice_list = list(choices)
-                if not choice_list:
-                    raise ConfigError("choices is empty; pass at least one allowed string")
-                tokenized = [self.tokenize(c, special=False) for c in choice_list]
-                if any(not t for t in tokenized):
-                    raise ConfigError("choices contains an empty string; drop it")
-                trie = ChoiceTrie.build(tokenized)
-                max_tokens = max(len(t) for t in tokenized) + 1
+                trie, choice_list, max_tokens = choice_trie(
+                    choices, lambda c: self.tokenize(c, special=False)
+                )
             tokens = self._prompt_tokens(prompt)
             first_logits, evaluated, reused = self._prepare(tokens, max_tokens)
             base = len(tokens)
@@ -375,9 +371,27 @@ class LlamaCppBackend:
             generated = 0
             for lo in range(0, n, width):
                 idxs = list(range(lo, min(n, lo + width)))
-                outs, gen = self._generate(
-                    idxs, first_logits, base, max_tokens, temperature, top_p, seed, stop, trie
+                for j in range(len(idxs)):  # every sample starts from the prompt's cells
+                    llama_cpp.llama_memory_seq_cp(self._mem, 0, j + 1, -1, -1)
+
+                def advance(rows: list[int], toks: list[int], step: int) -> list[Any]:
+                    entries = [(t, base + step, j + 1, True) for j, t in zip(rows, toks)]
+                    return [self._logits(r) for r in self._decode(entries)]
+
+                outs, gen = generate(
+                    first_logits,
+                    idxs,
+                    advance=advance,
+                    detok=self._detok,
+                    end_tokens=self._end_tokens,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    top_p=top_p,
+                    seed=seed,
+                    stop=stop,
+                    trie=trie,
                 )
+                self._drop_samples()
                 completions.extend(outs)
                 generated += gen
             if trie is not None:
@@ -390,87 +404,6 @@ class LlamaCppBackend:
                 seconds=time.perf_counter() - t0,
             )
             return SampleResult(completions=tuple(completions), cost=cost)
-
-    def _generate(
-        self,
-        idxs: list[int],
-        first_logits: np.ndarray[Any, Any],
-        base: int,
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        seed: int | None,
-        stop: Sequence[str],
-        trie: ChoiceTrie | None,
-    ) -> tuple[list[Completion], int]:
-        m = len(idxs)
-        for j in range(m):
-            llama_cpp.llama_memory_seq_cp(self._mem, 0, j + 1, -1, -1)
-        rngs = [
-            np.random.default_rng([seed, i]) if seed is not None else np.random.default_rng()
-            for i in idxs
-        ]
-        toks: list[list[int]] = [[] for _ in range(m)]
-        lps: list[list[float]] = [[] for _ in range(m)]
-        nodes = [0] * m
-        reason = ["length"] * m
-        texts = [""] * m
-        active = list(range(m))
-        logits = {j: first_logits for j in range(m)}
-        generated = 0
-        for step in range(max_tokens):
-            feed: list[int] = []
-            for j in active:
-                lg = logits[j]
-                allowed = trie.allowed(nodes[j], self._end_tokens) if trie is not None else None
-                tok = pick(lg, temperature=temperature, top_p=top_p, rng=rngs[j], allowed=allowed)
-                generated += 1
-                toks[j].append(tok)
-                lps[j].append(float(log_softmax(lg)[tok]))
-                if trie is not None:
-                    nxt = trie.advance(nodes[j], tok)
-                    if nxt is None or trie.finished(nxt):
-                        if nxt is not None:
-                            nodes[j] = nxt
-                        reason[j] = "stop"
-                        continue
-                    nodes[j] = nxt
-                elif llama_cpp.llama_vocab_is_eog(self._vocab, tok):
-                    reason[j] = "stop"
-                    continue
-                if stop and trie is None:
-                    text = self._detok(toks[j])
-                    hit = min((text.find(s) for s in stop if s in text), default=-1)
-                    if hit >= 0:
-                        texts[j] = text[:hit]
-                        reason[j] = "stop"
-                        continue
-                feed.append(j)
-            active = feed
-            if not active or step == max_tokens - 1:
-                break
-            entries = [(toks[j][-1], base + step, j + 1, True) for j in active]
-            rows = self._decode(entries)
-            for j, row in zip(active, rows):
-                logits[j] = self._logits(row)
-        out: list[Completion] = []
-        for j in range(m):
-            body = toks[j]
-            if reason[j] == "stop" and trie is None and body and not texts[j]:
-                shown = body[:-1] if llama_cpp.llama_vocab_is_eog(self._vocab, body[-1]) else body
-                texts[j] = self._detok(shown)
-            elif not texts[j] and trie is None:
-                texts[j] = self._detok(body)
-            out.append(
-                Completion(
-                    text=texts[j],
-                    token_ids=tuple(body),
-                    token_logprobs=tuple(lps[j]),
-                    finish_reason=reason[j],
-                )
-            )
-        self._drop_samples()
-        return out, generated
 
     def score(self, prompt: str, continuations: Sequence[str]) -> ScoreResult:
         """Log-probability of each continuation; the prompt is evaluated once for all of them.

@@ -9,6 +9,7 @@ over copies of the same prompt cache (one forward pass per generated position, n
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -25,7 +26,15 @@ from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult,
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
-from aip_sdk.sampling import ChoiceTrie, as_choice, common_prefix, log_softmax, pick
+from aip_sdk.sampling import (
+    ChoiceTrie,
+    as_choice,
+    check_sample_args,
+    choice_trie,
+    common_prefix,
+    generate,
+    log_softmax,
+)
 from aip_sdk_onnx._graph import GRAPH_FORMAT
 from aip_sdk_onnx._providers import CPU, Provider, choose_providers, device_of
 from aip_sdk_onnx.convert import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, cached_conversion
@@ -65,19 +74,28 @@ def resolve_onnx_model(model: str | os.PathLike[str] | None) -> Path:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _compile(template: str) -> Any:
+    """The compiled chat template (compiled once: the Planner renders a prompt every step)."""
+    from jinja2 import BaseLoader
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(loader=BaseLoader(), trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(template)
+
+
 def _render(template: str, messages: Sequence[ChatMessage], **variables: Any) -> str:
     """Render a Hugging Face chat template (the same sandboxed Jinja setup as llama.cpp's)."""
-    from jinja2 import BaseLoader
     from jinja2.exceptions import TemplateError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     def raise_exception(message: str) -> None:
         raise TemplateError(message)
 
-    env = ImmutableSandboxedEnvironment(loader=BaseLoader(), trim_blocks=True, lstrip_blocks=True)
     try:
-        return env.from_string(template).render(
-            messages=[dict(m) for m in messages], raise_exception=raise_exception, **variables
+        return str(
+            _compile(template).render(
+                messages=[dict(m) for m in messages], raise_exception=raise_exception, **variables
+            )
         )
     except TemplateError as exc:
         raise ConfigError(f"the model's chat template rejected the messages: {exc}") from exc
@@ -150,7 +168,6 @@ class OnnxBackend:
         ]
         self._out_names = ["logits"] + [n.replace("past.", "present.") for n in self._past_names]
         self._end_tokens = [int(t) for t in tok["end_ids"]]
-        self._end_set = set(self._end_tokens)
         self._pad = int(tok["eos_id"]) if int(tok["eos_id"]) >= 0 else 0
         self._cached: list[int] = []
         self._kv: list[F32] = self._empty_kv(1)
@@ -360,36 +377,34 @@ class OnnxBackend:
         choices: Sequence[str] | None = None,
     ) -> SampleResult:
         """Draw ``n`` completions of ``prompt``; see :class:`aip_sdk.Backend`."""
-        if n < 1:
-            raise ConfigError(f"n={n!r} must be at least 1")
-        if max_tokens < 1:
-            raise ConfigError(f"max_tokens={max_tokens!r} must be at least 1")
-        if temperature < 0:
-            raise ConfigError(f"temperature={temperature!r} must be >= 0")
-        if not 0 < top_p <= 1:
-            raise ConfigError(f"top_p={top_p!r} must be in (0, 1]")
+        check_sample_args(n=n, max_tokens=max_tokens, temperature=temperature, top_p=top_p)
         with self._lock:
             self._check_open()
             t0 = time.perf_counter()
             trie: ChoiceTrie | None = None
             choice_list: list[str] = []
             if choices is not None:
-                choice_list = list(choices)
-                if not choice_list:
-                    raise ConfigError("choices is empty; pass at least one allowed string")
-                tokenized = [self.tokenize(c, special=False) for c in choice_list]
-                if any(not t for t in tokenized):
-                    raise ConfigError("choices contains an empty string; drop it")
-                trie = ChoiceTrie.build(tokenized)
-                max_tokens = max(len(t) for t in tokenized) + 1
+                trie, choice_list, max_tokens = choice_trie(
+                    choices, lambda c: self.tokenize(c, special=False)
+                )
             tokens = self._prompt_tokens(prompt)
             first, evaluated, reused = self._prepare(tokens, max_tokens)
             completions: list[Completion] = []
             generated = 0
             for lo in range(0, n, self._max_parallel):
                 idxs = list(range(lo, min(n, lo + self._max_parallel)))
-                outs, gen = self._generate(
-                    idxs, first, max_tokens, temperature, top_p, seed, stop, trie
+                outs, gen = generate(
+                    first,
+                    idxs,
+                    advance=self._batch_decoder(),
+                    detok=self._detok,
+                    end_tokens=self._end_tokens,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    top_p=top_p,
+                    seed=seed,
+                    stop=stop,
+                    trie=trie,
                 )
                 completions.extend(outs)
                 generated += gen
@@ -404,90 +419,27 @@ class OnnxBackend:
             )
             return SampleResult(completions=tuple(completions), cost=cost)
 
-    def _generate(
-        self,
-        idxs: list[int],
-        first: F32,
-        max_tokens: int,
-        temperature: float,
-        top_p: float,
-        seed: int | None,
-        stop: Sequence[str],
-        trie: ChoiceTrie | None,
-    ) -> tuple[list[Completion], int]:
-        m = len(idxs)
-        rngs = [
-            np.random.default_rng([seed, i]) if seed is not None else np.random.default_rng()
-            for i in idxs
-        ]
-        toks: list[list[int]] = [[] for _ in range(m)]
-        lps: list[list[float]] = [[] for _ in range(m)]
-        nodes = [0] * m
-        reason = ["length"] * m
-        texts = [""] * m
-        logits = {j: first for j in range(m)}
-        rows = list(range(m))  # batch row -> sample index, for the rows still in ``kv``
+    def _batch_decoder(self) -> Any:
+        """An ``advance`` for :func:`aip_sdk.sampling.generate` over copies of the prompt cache.
+
+        The batch holds only the samples still running: when some finish, their cache rows are
+        dropped before the next step.
+        """
         kv: list[F32] | None = None
-        active = list(range(m))
-        generated = 0
-        for step in range(max_tokens):
-            feed: list[int] = []
-            for j in active:
-                lg = logits[j]
-                allowed = trie.allowed(nodes[j], self._end_tokens) if trie is not None else None
-                tok = pick(lg, temperature=temperature, top_p=top_p, rng=rngs[j], allowed=allowed)
-                generated += 1
-                toks[j].append(tok)
-                lps[j].append(float(log_softmax(lg)[tok]))
-                if trie is not None:
-                    nxt = trie.advance(nodes[j], tok)
-                    if nxt is None or trie.finished(nxt):
-                        if nxt is not None:
-                            nodes[j] = nxt
-                        reason[j] = "stop"
-                        continue
-                    nodes[j] = nxt
-                elif tok in self._end_set:
-                    reason[j] = "stop"
-                    continue
-                if stop and trie is None:
-                    text = self._detok(toks[j])
-                    hit = min((text.find(s) for s in stop if s in text), default=-1)
-                    if hit >= 0:
-                        texts[j] = text[:hit]
-                        reason[j] = "stop"
-                        continue
-                feed.append(j)
-            active = feed
-            if not active or step == max_tokens - 1:
-                break
+        rows: list[int] = []  # batch row -> sample, for the rows in ``kv``
+
+        def advance(active: list[int], toks: list[int], step: int) -> list[F32]:
+            nonlocal kv, rows
             if kv is None:
                 kv = [np.repeat(a, len(active), axis=0) for a in self._kv]
             elif active != rows:
-                keep_rows = [rows.index(j) for j in active]
-                kv = [a[keep_rows] for a in kv]
+                keep = [rows.index(j) for j in active]
+                kv = [a[keep] for a in kv]
             rows = list(active)
-            ids = np.array([[toks[j][-1]] for j in active], np.int64)
-            out, kv = self._forward(ids, kv, 1)
-            for r, j in enumerate(active):
-                logits[j] = out[r, -1]
-        out_list: list[Completion] = []
-        for j in range(m):
-            body = toks[j]
-            if reason[j] == "stop" and trie is None and body and not texts[j]:
-                shown = body[:-1] if body[-1] in self._end_set else body
-                texts[j] = self._detok(shown)
-            elif not texts[j] and trie is None:
-                texts[j] = self._detok(body)
-            out_list.append(
-                Completion(
-                    text=texts[j],
-                    token_ids=tuple(body),
-                    token_logprobs=tuple(lps[j]),
-                    finish_reason=reason[j],
-                )
-            )
-        return out_list, generated
+            out, kv = self._forward(np.array([[t] for t in toks], np.int64), kv, 1)
+            return [out[r, -1] for r in range(len(active))]
+
+        return advance
 
     def score(self, prompt: str, continuations: Sequence[str]) -> ScoreResult:
         """Log-probability of each continuation; the prompt is evaluated once for all of them.
