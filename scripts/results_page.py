@@ -31,7 +31,7 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
         return f"{r['success']:.2f} success at {r['tokens']:.0f} tokens"
 
     out = [
-        f"- **[{rows[0]['suite']}](#{anchor})** ({learned['episodes']} episodes per strategy): "
+        f"- **[{anchor}](#{anchor})** ({learned['episodes']} episodes per strategy): "
         f"learned {show(learned)}; best fixed `{best['strategy']}` {show(best)} -> learned uses "
         f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
         f"({'at least equal' if learned['success'] >= best['success'] else 'lower'} success)."
@@ -93,14 +93,21 @@ def main() -> None:
         rows = aggregate_strategies(results)
         if not rows:
             continue
-        heads += headline(rows, f"{rows[0]['suite']}-{rows[0]['split']}", results)
+        heads += headline(rows, d.name, results)
         body += [f"## {d.name}", "", write_summary(results, d / "summary.md")]
         write_pareto(results, d / "pareto.png")
         if (d / "pareto.png").is_file():
             target = img / f"pareto-{d.name}.png"
             shutil.copyfile(d / "pareto.png", target)
             body += [f"![Pareto plot for {d.name}](img/{target.name})", ""]
-        body += [f"({len(rows)} strategies.)", ""]
+        pooled = {p for r in rows if r["strategy"] != "oracle" for p in r["pairs"]}
+        seeds = sorted({seed for seed, _ in pooled})
+        body += [
+            f"({len(rows)} strategies; every row except the oracle's pools the same "
+            f"{len(pooled)} episodes: {len({t for _, t in pooled})} tasks x seeds "
+            f"{', '.join(map(str, seeds))}.)",
+            "",
+        ]
     out = [*top, "## Head-line figures", "", *heads, "", *body]
     for section in args.section:
         out += [section.read_text(), ""]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from aip_sdk import ContextOverflowError, ModelLoadError
@@ -143,3 +147,19 @@ def test_closed_backend_refuses_calls():
     b.close()
     with pytest.raises(BackendError, match="closed"):
         b.sample("hi")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_default_threads_follow_the_cpu_affinity_mask():
+    # A process pinned to one core (taskset, a container's cpuset) must not start a llama.cpp
+    # thread per machine core: two pinned benches would then slow each other down.
+    script = (
+        "import os, llama_cpp\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+        "from aip_sdk.backend import usable_cpus\n"
+        "from aip_sdk_llamacpp import LlamaCppBackend\n"
+        "b = LlamaCppBackend(n_ctx=256)\n"
+        "print(usable_cpus(), llama_cpp.llama_n_threads(b._ctx))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from aip_sdk.backend import usable_cpus
 from aip_sdk.decision import Decision, table_to_json
 from aip_sdk.errors import ControllerError, MissingDependencyError
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
@@ -62,7 +63,7 @@ def train_ppo(
 
     from aip_sdk.training.replay import ReplayEnv
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+    torch.set_num_threads(usable_cpus())
     vec = make_vec_env(
         lambda: ReplayEnv(episodes, table, alpha=alpha, beta=beta, cost=cost),
         n_envs=n_envs,

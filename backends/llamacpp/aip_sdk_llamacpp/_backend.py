@@ -20,7 +20,14 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult, ScoreResult
+from aip_sdk.backend import (
+    Capabilities,
+    ChatMessage,
+    Completion,
+    SampleResult,
+    ScoreResult,
+    usable_cpus,
+)
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
@@ -67,7 +74,7 @@ class LlamaCppBackend:
     Args:
         model_path: a ``.gguf`` file; ``None`` takes ``$AIP_SDK_MODEL`` or the embedded default.
         n_ctx: context window in tokens (shared by the prompt and all parallel samples).
-        n_threads: CPU threads; ``None`` uses all cores.
+        n_threads: CPU threads; ``None`` uses every core this process may run on.
         n_gpu_layers: layers offloaded to the GPU; ``-1`` offloads all, ``0`` none.
         n_batch: largest number of tokens decoded in one call.
         max_parallel: most samples decoded together.
@@ -165,7 +172,7 @@ class LlamaCppBackend:
         self._n_ctx = n_ctx
         self._n_batch = max(n_batch, 32)
         self._n_seq = max_parallel + 1
-        threads = n_threads or os.cpu_count() or 1
+        threads = n_threads or usable_cpus()
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = self._n_batch

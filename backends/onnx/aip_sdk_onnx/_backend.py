@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aip_sdk.backend import Capabilities, ChatMessage, Completion, SampleResult, ScoreResult
+from aip_sdk.backend import (
+    Capabilities,
+    ChatMessage,
+    Completion,
+    SampleResult,
+    ScoreResult,
+    usable_cpus,
+)
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
@@ -116,7 +123,7 @@ class OnnxBackend:
             ``None`` picks CUDA when onnxruntime-gpu is installed and a GPU answers, else CPU.
             Providers this build lacks are dropped with a warning; CPU is always the fallback.
         n_ctx: context window in tokens (prompt plus generation).
-        n_threads: CPU threads; ``None`` uses all cores.
+        n_threads: CPU threads; ``None`` uses every core this process may run on.
         n_batch: most prompt tokens evaluated in one forward pass.
         max_parallel: most samples (or continuations) decoded together.
 
@@ -216,7 +223,7 @@ class OnnxBackend:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = n_threads or os.cpu_count() or 1
+        options.intra_op_num_threads = n_threads or usable_cpus()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.enable_cpu_mem_arena = False  # the KV cache changes shape every step
