@@ -31,7 +31,7 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
         return f"{r['success']:.2f} success at {r['tokens']:.0f} tokens"
 
     out = [
-        f"- **[{anchor}](#{anchor})** ({learned['episodes']} episodes per strategy): "
+        f"- **[{anchor}](#{anchor})** ({learned['episodes']} episode{'s' if learned['episodes'] != 1 else ''} per strategy): "
         f"learned {show(learned)}; best fixed `{best['strategy']}` {show(best)} -> learned uses "
         f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
         f"({'at least equal' if learned['success'] >= best['success'] else 'lower'} success)."
@@ -55,6 +55,21 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
         out.append(
             f"  vs `oracle` ({show(r)}): learned spends {_ratio(mine['tokens'], r['tokens'])} "
             f"the oracle's tokens at {mine['success'] - r['success']:+.2f} success{note}."
+        )
+        cheapest = by.get("fixed:k=1,depth=0")
+        if cheapest is not None:
+            same = {x["strategy"]: x for x in aggregate_strategies(results, pairs=set(r["pairs"]))}
+            k1 = same["fixed:k=1,depth=0"]
+            if r["success"] <= k1["success"]:
+                out.append(
+                    f"  The default model is too weak here for allocation to matter: even the "
+                    f"oracle succeeds no more often than `fixed:k=1,depth=0` ({r['success']:.2f} "
+                    f"vs {k1['success']:.2f} on the {r['episodes']} episode{'s' if r['episodes'] != 1 else ''} it ran)."
+                )
+    if len({round(x["success"], 9) for x in rows if x["strategy"] != "oracle"}) == 1:
+        out.append(
+            f"  Every strategy but the oracle has the same success ({learned['success']:.2f}): "
+            "no allocation changes the outcome on these tasks; only the cost differs."
         )
     return out
 
