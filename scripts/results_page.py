@@ -14,6 +14,10 @@ from aip_sdk.bench.harness import build_results
 from aip_sdk.bench.report import aggregate_strategies, write_pareto, write_summary
 
 
+def _episodes(n: int) -> str:
+    return f"{n} episode" if n == 1 else f"{n} episodes"
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
@@ -31,7 +35,7 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
         return f"{r['success']:.2f} success at {r['tokens']:.0f} tokens"
 
     out = [
-        f"- **[{anchor}](#{anchor})** ({learned['episodes']} episode{'s' if learned['episodes'] != 1 else ''} per strategy): "
+        f"- **[{anchor}](#{anchor})** ({_episodes(learned['episodes'])} per strategy): "
         f"learned {show(learned)}; best fixed `{best['strategy']}` {show(best)} -> learned uses "
         f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
         f"({'at least equal' if learned['success'] >= best['success'] else 'lower'} success)."
@@ -64,7 +68,7 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
                 out.append(
                     f"  The default model is too weak here for allocation to matter: even the "
                     f"oracle succeeds no more often than `fixed:k=1,depth=0` ({r['success']:.2f} "
-                    f"vs {k1['success']:.2f} on the {r['episodes']} episode{'s' if r['episodes'] != 1 else ''} it ran)."
+                    f"vs {k1['success']:.2f} on the {_episodes(r['episodes'])} it ran)."
                 )
     if len({round(x["success"], 9) for x in rows if x["strategy"] != "oracle"}) == 1:
         out.append(
