@@ -82,3 +82,22 @@ def test_bad_game_file_and_unknown_task_are_clear_errors(alfworld, tmp_path):
         AlfworldEnv(bad).reset()
     with pytest.raises(ConfigError, match="no game 'nope'"):
         alfworld.make("nope")
+
+
+def test_expert_replans_after_a_detour(alfworld):
+    # The good action of a step is the expert's next command *from the current state*, so the
+    # oracle and the collected labels still have one after the agent left the first plan.
+    env = alfworld.make(alfworld.tasks("valid_seen")[0].task_id)
+    obs, info = env.reset()
+    first = env.expert_plan()
+    detour = next(a for a in obs["actions"] if a.startswith("go to") and a != first[0])
+    obs, *_ = env.step(detour)
+    assert env.good_actions() == {first[0]}  # going to the right place is still the next step
+    steps = 1
+    while not info["success"] and steps < 50:
+        assert env.good_actions() <= set(obs["actions"])
+        obs, _, terminated, _, info = env.step(env.expert_plan()[0])
+        steps += 1
+    assert info["success"] and terminated and steps == info["optimal_steps"] + 1
+    assert env.good_actions() == set()
+    env.close()

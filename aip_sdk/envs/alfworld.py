@@ -78,9 +78,6 @@ class AlfworldEnv(TextEnvBase):
         self._goal = ""
         self._actions: list[str] = []
         self._won = False
-        self._plan: list[str] = []
-        self._followed = 0
-        self._on_plan = True
         self._optimal: int | None = None
         super().__init__(max_steps=max_steps)
 
@@ -94,11 +91,7 @@ class AlfworldEnv(TextEnvBase):
         room = obs.split("\n\n")[1] if "\n\n" in obs else obs
         self._text = room.replace("-= Welcome to TextWorld, ALFRED! =-", "").strip()
         self._absorb(info)
-        pddl = self._env.batch_env.envs[0].unwrapped
-        self._plan = list(pddl._pddl_state.replan(pddl._entity_infos))
-        self._followed = 0
-        self._on_plan = True
-        self._optimal = len(self._plan) or None
+        self._optimal = len(self.expert_plan()) or None
 
     def _absorb(self, info: dict[str, Any]) -> None:
         self._actions = [a for a in info.get("admissible_commands") or [] if a not in _SKIP]
@@ -115,11 +108,6 @@ class AlfworldEnv(TextEnvBase):
 
     def _execute(self, action: str) -> tuple[bool, bool, str]:
         before = self._text
-        if self._on_plan and self._followed < len(self._plan):
-            self._on_plan = action == self._plan[self._followed]
-            self._followed += int(self._on_plan)
-        else:
-            self._on_plan = False
         obs, _score, _done, info = self._env.step(action)
         self._text = obs.strip()
         self._absorb(info)
@@ -132,11 +120,19 @@ class AlfworldEnv(TextEnvBase):
         return self._optimal
 
     def expert_plan(self) -> list[str]:
-        """The rest of the planner's plan (empty once the episode left the plan)."""
-        return list(self._plan[self._followed :]) if self._on_plan else []
+        """ALFWorld's planner expert, replanned from the current state (about 20 ms).
+
+        After a detour (a wrong room, an object taken by mistake) the plan starts from where the
+        agent is, so every step has a good action until the game is won: that is what the oracle
+        and the collected labels need. Empty once the game is won.
+        """
+        if self._won:
+            return []
+        pddl = self._env.batch_env.envs[0].unwrapped
+        return list(pddl._pddl_state.replan(pddl._entity_infos))
 
     def good_actions(self) -> set[str]:
-        """The plan's next command while the episode follows the plan, else nothing."""
+        """The expert's next command from the current state."""
         return set(self.expert_plan()[:1])
 
     def close(self) -> None:
