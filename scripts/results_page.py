@@ -40,6 +40,15 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
         f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
         f"({'at least equal' if learned['success'] >= best['success'] else 'lower'} success)."
     ]
+    cheap = min(fixed, key=lambda r: r["tokens"])
+    if cheap is not best:
+        gap = round((best["success"] - cheap["success"]) * best["episodes"])
+        overlap = cheap["ci"][1] >= best["ci"][0]
+        out.append(
+            f"  The cheapest fixed allocation `{cheap['strategy']}`: {show(cheap)}; the best "
+            f"fixed one succeeds on {gap} more of {best['episodes']} episodes"
+            + (" (95% intervals overlap: not a significant difference)." if overlap else ".")
+        )
     for name in ("ac", "esc"):
         if name in by:
             r = by[name]
