@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from aip_sdk.bench.harness import build_results
-from aip_sdk.bench.report import aggregate_strategies, write_pareto, write_summary
+from aip_sdk.bench.report import aggregate_strategies, best_fixed, write_pareto, write_summary
 
 
 def _episodes(n: int) -> str:
@@ -25,11 +25,10 @@ def _ratio(a: float, b: float) -> str:
 def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
     """The README's head-line comparisons for one suite, from its aggregated rows."""
     by = {r["strategy"]: r for r in rows}
-    fixed = [r for r in rows if r["strategy"].startswith("fixed")]
+    best = best_fixed(rows)
     learned = by.get("learned")
-    if not fixed or learned is None:
+    if best is None or learned is None:
         return []
-    best = max(fixed, key=lambda r: (r["success"], -r["tokens"]))
 
     def show(r: dict) -> str:
         return f"{r['success']:.2f} success at {r['tokens']:.0f} tokens"
@@ -40,7 +39,7 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
         f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
         f"({'at least equal' if learned['success'] >= best['success'] else 'lower'} success)."
     ]
-    cheap = min(fixed, key=lambda r: r["tokens"])
+    cheap = min((r for r in rows if r["strategy"].startswith("fixed")), key=lambda r: r["tokens"])
     if cheap is not best:
         gap = round((best["success"] - cheap["success"]) * best["episodes"])
         overlap = cheap["ci"][1] >= best["ci"][0]
@@ -59,26 +58,23 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
             )
     if "oracle" in by:
         r = by["oracle"]
-        mine = learned
+        # The oracle (a bound) may have finished fewer episodes: compare with it on those.
+        same = {x["strategy"]: x for x in aggregate_strategies(results, pairs=set(r["pairs"]))}
+        mine = same["learned"]
         note = ""
-        if r["pairs"] != learned["pairs"]:  # the oracle finished fewer episodes: compare on those
-            same = {x["strategy"]: x for x in aggregate_strategies(results, pairs=set(r["pairs"]))}
-            mine = same["learned"]
+        if r["pairs"] != learned["pairs"]:
             note = f" (on the {r['episodes']} episodes the oracle finished: learned {show(mine)})"
         out.append(
             f"  vs `oracle` ({show(r)}): learned spends {_ratio(mine['tokens'], r['tokens'])} "
             f"the oracle's tokens at {mine['success'] - r['success']:+.2f} success{note}."
         )
-        cheapest = by.get("fixed:k=1,depth=0")
-        if cheapest is not None:
-            same = {x["strategy"]: x for x in aggregate_strategies(results, pairs=set(r["pairs"]))}
-            k1 = same["fixed:k=1,depth=0"]
-            if r["success"] <= k1["success"]:
-                out.append(
-                    f"  The default model is too weak here for allocation to matter: even the "
-                    f"oracle succeeds no more often than `fixed:k=1,depth=0` ({r['success']:.2f} "
-                    f"vs {k1['success']:.2f} on the {_episodes(r['episodes'])} it ran)."
-                )
+        k1 = same.get("fixed:k=1,depth=0")
+        if k1 is not None and r["success"] <= k1["success"]:
+            out.append(
+                f"  The default model is too weak here for allocation to matter: even the "
+                f"oracle succeeds no more often than `fixed:k=1,depth=0` ({r['success']:.2f} "
+                f"vs {k1['success']:.2f} on the {_episodes(r['episodes'])} it ran)."
+            )
     if len({round(x["success"], 9) for x in rows if x["strategy"] != "oracle"}) == 1:
         out.append(
             f"  Every strategy but the oracle has the same success ({learned['success']:.2f}): "

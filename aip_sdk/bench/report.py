@@ -10,7 +10,7 @@ import numpy as np
 
 from aip_sdk.bench.harness import bootstrap_ci
 
-__all__ = ["aggregate_strategies", "write_pareto", "write_summary"]
+__all__ = ["aggregate_strategies", "best_fixed", "write_pareto", "write_summary"]
 
 
 BOUNDS = ("oracle",)
@@ -79,7 +79,8 @@ def aggregate_strategies(
     return rows
 
 
-def _best_fixed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def best_fixed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``fixed:*`` row with the highest success, ties to fewer generated tokens."""
     fixed = [r for r in rows if r["strategy"].startswith("fixed")]
     return max(fixed, key=lambda r: (r["success"], -r["tokens"])) if fixed else None
 
@@ -90,7 +91,7 @@ def write_summary(results: dict[str, Any], path: Path) -> str:
     lines = []
     for suite_split in sorted({(r["suite"], r["split"]) for r in rows}):
         sub = [r for r in rows if (r["suite"], r["split"]) == suite_split]
-        best = _best_fixed(sub)
+        best = best_fixed(sub)
         lines += [
             f"### {suite_split[0]} ({suite_split[1]})",
             "",
