@@ -218,6 +218,13 @@ def tasks(suite: str, data: str | None, split: str | None) -> None:
     "--episodes", type=click.IntRange(1), required=True, help="Tasks per strategy and seed."
 )
 @click.option("--seeds", type=click.IntRange(1), default=1, show_default=True)
+@click.option(
+    "--first-seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Run seeds FIRST-SEED.. (spread seeds over processes that share --out).",
+)
 @click.option("--model", type=click.Path(), envvar="AIP_SDK_MODEL", default=None)
 @click.option("--backend", "backend_name", default="llamacpp", show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit per episode.")
@@ -230,6 +237,7 @@ def bench(
     strategies: tuple[str, ...],
     episodes: int,
     seeds: int,
+    first_seed: int,
     model: str | None,
     backend_name: str,
     max_steps: int | None,
@@ -260,6 +268,7 @@ def bench(
             strategies,
             episodes=episodes,
             seeds=seeds,
+            first_seed=first_seed,
             out=Path(out),
             max_steps=max_steps,
             progress=lambda _s: _tick(bar),

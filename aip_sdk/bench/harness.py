@@ -76,15 +76,21 @@ def run_bench(
     episodes: int,
     seeds: int,
     out: Path,
+    first_seed: int = 0,
     max_steps: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every (strategy, seed, task) not yet on disk; return the rebuilt results."""
+    """Run every (strategy, seed, task) not yet on disk; return the rebuilt results.
+
+    Seeds ``first_seed`` to ``first_seed + seeds - 1`` run. Episodes are separate files, so
+    processes that run different seeds (or strategies) into one ``out`` do not clash: that is
+    how one bench is spread over several cores.
+    """
     out = Path(out)
     tasks = select_tasks(suite, split, episodes)
     # Seed-major, then task, then strategy: a run stopped early has every strategy on the same
     # tasks, so its partial results still compare like with like.
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         planners = {s: Planner(backend=backend, controller=s, seed=seed) for s in strategies}
         for task_id in tasks:
             for strategy, planner in planners.items():
