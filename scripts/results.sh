@@ -24,12 +24,39 @@ GEN=()
 for s in alfworld blocksworld grid miniwob; do
   GEN+=(--strategy "learned:runs/generalisation/controller-$s.onnx")
 done
+# One bench spread over the CPUs this process may use, one process pinned to each (see
+# docs/bench.md): `spread "COMMON ARGS" "JOB ARGS" ...` runs job j on CPU j mod n, the jobs of one
+# CPU one after the other. Jobs write separate episode files into the same --out; the closing
+# call, whose episodes are all on disk, rebuilds results.json, summary.md and pareto.png from them.
+read -r -a CPUS <<< "$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
+spread() {
+  local common=$1 c j failed=0
+  shift
+  local -a jobs=("$@") pids=()
+  for ((c = 0; c < ${#CPUS[@]} && c < ${#jobs[@]}; c++)); do
+    (
+      for ((j = c; j < ${#jobs[@]}; j += ${#CPUS[@]})); do
+        # shellcheck disable=SC2086  # the argument strings are meant to split into words
+        taskset -c "${CPUS[c]}" aip-sdk bench $common ${jobs[j]}
+      done
+    ) &
+    pids+=("$!")
+  done
+  for c in "${pids[@]}"; do wait "$c" || failed=1; done
+  ((failed == 0)) || { echo "a bench job failed; re-run to resume" >&2; return 1; }
+  # shellcheck disable=SC2086
+  aip-sdk bench $common ${jobs[-1]} >/dev/null
+}
+per_seed() { local s; for ((s = 0; s < SEEDS; s++)); do echo "--seeds 1 --first-seed $s"; done; }
+per_strategy() { local a; for a in "$@"; do [[ $a == --strategy ]] || echo "--strategy $a"; done; }
 # 1. Single-suite controllers: trained and scored in replay, then run live on MiniWoB++ below.
 python3 scripts/generalisation.py "${TRACES[@]}" --timesteps 300000 --beta 1 --out runs/generalisation
 # 2. Live benches. MiniWoB++ episodes stop after 4 steps (the cap of the first published run, kept
 #    so that all seeds and strategies compare).
-aip-sdk bench --suite miniwob --split test --episodes "$EPISODES" --seeds "$SEEDS" --max-steps 4 \
-  "${STRATS[@]}" "${GEN[@]}" --out runs/bench/miniwob
+mapfile -t SEED_JOBS < <(per_seed)
+mapfile -t STRAT_JOBS < <(per_strategy "${COSTLY[@]}" "${CHEAP[@]}")
+spread "--suite miniwob --split test --episodes $EPISODES --max-steps 4 ${STRATS[*]} ${GEN[*]}
+  --out runs/bench/miniwob" "${SEED_JOBS[@]}"
 # The other suites run up to 20-50 steps per episode: the cheap strategies and the oracle (a
 # bound: its row shows the episodes it finished) on every task and seed ("<suite>"), every
 # strategy on the first tasks of seed 0 ("<suite>-costly"; the tasks come in the same shuffled
@@ -37,10 +64,11 @@ aip-sdk bench --suite miniwob --split test --episodes "$EPISODES" --seeds "$SEED
 declare -A COSTLY_TASKS=([grid]=4 [blocksworld]=2 [alfworld]=1)
 for suite in "grid test grid-test" "blocksworld basic blocksworld" "alfworld valid_seen alfworld"; do
   read -r name split dir <<< "$suite"
-  aip-sdk bench --suite "$name" --split "$split" --episodes "$EPISODES" --seeds "$SEEDS" \
-    "${CHEAP[@]}" --strategy oracle --out "runs/bench/$dir"
-  aip-sdk bench --suite "$name" --split "$split" --episodes "${COSTLY_TASKS[$name]}" --seeds 1 \
-    "${STRATS[@]}" --out "runs/bench/$dir-costly"
+  spread "--suite $name --split $split --episodes $EPISODES ${CHEAP[*]} --strategy oracle
+    --out runs/bench/$dir" "${SEED_JOBS[@]}"
+  # One seed here: the strategies are spread instead (the costly ones first).
+  spread "--suite $name --split $split --episodes ${COSTLY_TASKS[$name]} --seeds 1
+    --out runs/bench/$dir-costly" "${STRAT_JOBS[@]}"
 done
 # 3. The page.
 python3 scripts/results_page.py runs/bench/miniwob runs/bench/grid-test runs/bench/grid-test-costly \
