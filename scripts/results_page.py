@@ -33,11 +33,15 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
     def show(r: dict) -> str:
         return f"{r['success']:.2f} success at {r['tokens']:.0f} tokens"
 
+    def than(r: dict) -> str:
+        d = learned["success"] - r["success"]
+        return "higher" if d > 0 else "equal" if d == 0 else "lower"
+
     out = [
         f"- **[{anchor}](#{anchor})** ({_episodes(learned['episodes'])} per strategy): "
         f"learned {show(learned)}; best fixed `{best['strategy']}` {show(best)} -> learned uses "
         f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
-        f"({'at least equal' if learned['success'] >= best['success'] else 'lower'} success)."
+        f"({than(best)} success)."
     ]
     cheap = min((r for r in rows if r["strategy"].startswith("fixed")), key=lambda r: r["tokens"])
     if cheap is not best:
@@ -53,8 +57,7 @@ def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
             r = by[name]
             out.append(
                 f"  vs `{name}` ({show(r)}): learned uses {_ratio(learned['tokens'], r['tokens'])} "
-                f"its tokens ({'at least equal' if learned['success'] >= r['success'] else 'lower'}"
-                " success)."
+                f"its tokens ({than(r)} success)."
             )
     if "oracle" in by:
         r = by["oracle"]
