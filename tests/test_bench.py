@@ -111,29 +111,23 @@ def test_first_seed_runs_only_the_seeds_asked_for(tmp_path):
     from aip_sdk.testing import ScriptedBackend
 
     suite = load_suite("blocksworld")
-    results = run_bench(
-        ScriptedBackend(),
-        suite,
-        "basic_3",
-        ["fixed:k=1,depth=0"],
-        episodes=1,
-        seeds=2,
-        first_seed=1,
-        out=tmp_path,
-        max_steps=2,
-    )
+
+    def bench(**seeds):
+        return run_bench(
+            ScriptedBackend(),
+            suite,
+            "basic_3",
+            ["fixed:k=1,depth=0"],
+            episodes=1,
+            out=tmp_path,
+            max_steps=2,
+            **seeds,
+        )
+
+    results = bench(seeds=2, first_seed=1)
     assert sorted(r["seed"] for r in results["runs"]) == [1, 2]
     names = sorted(p.name for p in (tmp_path / "episodes").glob("*.json"))
     assert len(names) == 2 and "__1__" in names[0] and "__2__" in names[1]
     # A second process adds seed 0 to the same folder; the rebuilt results hold all three.
-    results = run_bench(
-        ScriptedBackend(),
-        suite,
-        "basic_3",
-        ["fixed:k=1,depth=0"],
-        episodes=1,
-        seeds=1,
-        out=tmp_path,
-        max_steps=2,
-    )
+    results = bench(seeds=1)
     assert sorted(r["seed"] for r in results["runs"]) == [0, 1, 2]
