@@ -14,6 +14,9 @@ __all__ = ["aggregate_strategies", "best_fixed", "write_pareto", "write_summary"
 
 
 BOUNDS = ("oracle",)
+# A marker and colour per strategy in a panel, so that each point has its own legend entry.
+# (8 markers x 10 colours, paired cyclically: 40 distinct pairs.)
+_MARKS = [("osD^vPXh"[i % 8], f"C{i % 10}") for i in range(40)]
 
 
 def _short(strategy: str) -> str:
@@ -140,34 +143,33 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                 label="fixed allocations",
                 zorder=1,
             )
+        marks = iter(_MARKS)
         for r in sub:
             x = max(r["tokens"], 1)
             if r["strategy"] == "oracle":
                 ax.axhline(r["success"], ls="--", color="k", lw=1, label="oracle bound")
                 ax.scatter([x], [r["success"]], marker="*", s=120, color="k", zorder=3)
-            else:
-                ax.errorbar(
-                    [x],
-                    [r["success"]],
-                    yerr=[[r["success"] - r["ci"][0]], [r["ci"][1] - r["success"]]],
-                    fmt="o",
-                    capsize=3,
-                    zorder=2,
-                )
-                ax.annotate(
-                    _short(r["strategy"]),
-                    (x, r["success"]),
-                    fontsize=7,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                )
+                continue
+            marker, color = next(marks, ("o", None))
+            ax.errorbar(
+                [x],
+                [r["success"]],
+                yerr=[[r["success"] - r["ci"][0]], [r["ci"][1] - r["success"]]],
+                fmt=marker,
+                color=color,
+                capsize=3,
+                zorder=2,
+                label=_short(r["strategy"]),
+            )
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("mean generated tokens per episode (log)")
         ax.set_ylabel("success rate")
         ax.set_title(f"{group[0]} ({group[1]})")
         ax.set_ylim(-0.05, 1.05)
-        ax.legend(fontsize=7, loc="lower right")
+        # Outside the axes: strategies often sit at the same success and nearby costs (all at 0
+        # where the model cannot solve a suite), where labels written next to points overlap.
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
