@@ -54,21 +54,29 @@ python3 scripts/generalisation.py "${TRACES[@]}" --timesteps 300000 --beta 1 --o
 # 2. Live benches. MiniWoB++ episodes stop after 4 steps (the cap of the first published run, kept
 #    so that all seeds and strategies compare).
 mapfile -t SEED_JOBS < <(per_seed)
-mapfile -t STRAT_JOBS < <(per_strategy "${COSTLY[@]}" "${CHEAP[@]}")
 spread "--suite miniwob --split test --episodes $EPISODES --max-steps 4 ${STRATS[*]} ${GEN[*]}
   --out runs/bench/miniwob" "${SEED_JOBS[@]}"
-# The other suites run up to 20-50 steps per episode: the cheap strategies and the oracle (a
-# bound: its row shows the episodes it finished) on every task and seed ("<suite>"), every
-# strategy on the first tasks of seed 0 ("<suite>-costly"; the tasks come in the same shuffled
-# order, so these are the first tasks of the other folder too).
+# The other suites run up to 20-50 steps per episode (a cheap ALFWorld episode takes 2-10 CPU
+# minutes, so it runs on fewer tasks): the cheap strategies on every task and seed ("<suite>"),
+# with the oracle (a bound: its row shows the episodes it finished; on ALFWorld, where one oracle
+# episode draws three 16-sample pools per step for 10-20 CPU minutes, on seed 0 only), and every
+# strategy on the first tasks of every seed ("<suite>-costly"; the tasks come in the same
+# shuffled order, so these are the first tasks of the other folder too).
+declare -A TASKS=([grid]=$EPISODES [blocksworld]=$EPISODES [alfworld]=$((EPISODES < 6 ? EPISODES : 6)))
 declare -A COSTLY_TASKS=([grid]=4 [blocksworld]=2 [alfworld]=1)
+declare -A ORACLE_SEEDS=([grid]=$SEEDS [blocksworld]=$SEEDS [alfworld]=1)
+# Every (seed, strategy) of the costly folders is a job, the costly strategies first.
+mapfile -t COSTLY_JOBS < <(for ((s = 0; s < SEEDS; s++)); do
+  per_strategy "${COSTLY[@]}" "${CHEAP[@]}" | sed "s/\$/ --seeds 1 --first-seed $s/"
+done)
 for suite in "grid test grid-test" "blocksworld basic blocksworld" "alfworld valid_seen alfworld"; do
   read -r name split dir <<< "$suite"
-  spread "--suite $name --split $split --episodes $EPISODES ${CHEAP[*]} --strategy oracle
+  spread "--suite $name --split $split --episodes ${TASKS[$name]} ${CHEAP[*]}
     --out runs/bench/$dir" "${SEED_JOBS[@]}"
-  # One seed here: the strategies are spread instead (the costly ones first).
-  spread "--suite $name --split $split --episodes ${COSTLY_TASKS[$name]} --seeds 1
-    --out runs/bench/$dir-costly" "${STRAT_JOBS[@]}"
+  spread "--suite $name --split $split --episodes ${TASKS[$name]} --strategy oracle
+    --out runs/bench/$dir" "${SEED_JOBS[@]:0:${ORACLE_SEEDS[$name]}}"
+  spread "--suite $name --split $split --episodes ${COSTLY_TASKS[$name]}
+    --out runs/bench/$dir-costly" "${COSTLY_JOBS[@]}"
 done
 # 3. The page.
 python3 scripts/results_page.py runs/bench/miniwob runs/bench/grid-test runs/bench/grid-test-costly \
