@@ -62,7 +62,8 @@ spread "--suite miniwob --split test --episodes $EPISODES --max-steps 4 ${STRATS
 # episode draws three 16-sample pools per step for 10-20 CPU minutes, on seed 0 only), and every
 # strategy on the first tasks of every seed ("<suite>-costly"; the tasks come in the same
 # shuffled order, so these are the first tasks of the other folder too).
-declare -A TASKS=([grid]=$EPISODES [blocksworld]=$EPISODES [alfworld]=$((EPISODES < 6 ? EPISODES : 6)))
+declare -A TASKS=([grid]=$EPISODES [blocksworld]=$EPISODES
+                  [alfworld]=$((EPISODES < 6 ? EPISODES : 6)))
 declare -A COSTLY_TASKS=([grid]=6 [blocksworld]=2 [alfworld]=1)
 declare -A ORACLE_SEEDS=([grid]=$SEEDS [blocksworld]=$SEEDS [alfworld]=1)
 # Every (seed, strategy) of the costly folders is a job, the costly strategies first.
