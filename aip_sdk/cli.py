@@ -229,6 +229,12 @@ def tasks(suite: str, data: str | None, split: str | None) -> None:
 @click.option("--backend", "backend_name", default="llamacpp", show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit per episode.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True)
+@click.option(
+    "--reuse",
+    type=click.Path(file_okay=False, exists=True),
+    multiple=True,
+    help="A bench folder whose episodes (same strategy, seed and task) are copied, not re-run.",
+)
 @_fail_cleanly
 def bench(
     suite: str,
@@ -242,6 +248,7 @@ def bench(
     backend_name: str,
     max_steps: int | None,
     out: str,
+    reuse: tuple[str, ...],
 ) -> None:
     """Compare strategies live; write results.json, summary.md and pareto.png (resumable)."""
     from pathlib import Path
@@ -272,6 +279,7 @@ def bench(
             out=Path(out),
             max_steps=max_steps,
             progress=lambda _s: _tick(bar),
+            reuse=[Path(d) for d in reuse],
         )
     finally:
         bar.close()

@@ -76,8 +76,9 @@ for suite in "grid test grid-test" "blocksworld basic blocksworld" "alfworld val
     --out runs/bench/$dir" "${SEED_JOBS[@]}"
   spread "--suite $name --split $split --episodes ${TASKS[$name]} --strategy oracle
     --out runs/bench/$dir" "${SEED_JOBS[@]:0:${ORACLE_SEEDS[$name]}}"
+  # --reuse: the cheap strategies' and the oracle's episodes on these tasks are already in $dir.
   spread "--suite $name --split $split --episodes ${COSTLY_TASKS[$name]}
-    --out runs/bench/$dir-costly" "${COSTLY_JOBS[@]}"
+    --reuse runs/bench/$dir --out runs/bench/$dir-costly" "${COSTLY_JOBS[@]}"
 done
 # 3. The page.
 python3 scripts/results_page.py runs/bench/miniwob runs/bench/grid-test runs/bench/grid-test-costly \

@@ -131,3 +131,40 @@ def test_first_seed_runs_only_the_seeds_asked_for(tmp_path):
     # A second process adds seed 0 to the same folder; the rebuilt results hold all three.
     results = bench(seeds=1)
     assert sorted(r["seed"] for r in results["runs"]) == [0, 1, 2]
+
+
+def test_reuse_copies_episodes_of_another_folder_instead_of_running_them(tmp_path):
+    from aip_sdk.bench.harness import run_bench
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.testing import ScriptedBackend
+
+    suite = load_suite("blocksworld")
+
+    def bench(out, strategies, **kw):
+        return run_bench(
+            ScriptedBackend(),
+            suite,
+            "basic_3",
+            strategies,
+            episodes=1,
+            seeds=1,
+            out=out,
+            max_steps=2,
+            **kw,
+        )
+
+    bench(tmp_path / "big", ["fixed:k=1,depth=0"])
+    (done,) = (tmp_path / "big" / "episodes").glob("*.json")
+    # Mark the stored episode: a copy keeps the mark, a re-run would not.
+    e = json.loads(done.read_text())
+    done.write_text(json.dumps({**e, "quality": 0.123}))
+    results = bench(
+        tmp_path / "costly",
+        ["fixed:k=1,depth=0", "fixed:k=2,depth=0"],
+        reuse=[tmp_path / "big"],
+    )
+    quality = {r["strategy"]: r["episodes"][0]["quality"] for r in results["runs"]}
+    assert quality["fixed:k=1,depth=0"] == 0.123
+    assert quality["fixed:k=2,depth=0"] != 0.123
+    copy = tmp_path / "costly" / "episodes" / done.name
+    assert json.loads(copy.read_text()) == json.loads(done.read_text())

@@ -79,12 +79,16 @@ def run_bench(
     first_seed: int = 0,
     max_steps: int | None = None,
     progress: Callable[[str], None] | None = None,
+    reuse: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Run every (strategy, seed, task) not yet on disk; return the rebuilt results.
 
     Seeds ``first_seed`` to ``first_seed + seeds - 1`` run. Episodes are separate files, so
     processes that run different seeds (or strategies) into one ``out`` do not clash: that is
-    how one bench is spread over several cores.
+    how one bench is spread over several cores. An episode already run into one of the ``reuse``
+    folders (same suite, split, backend, strategy, seed and task) is copied from there instead
+    of run again: a bench of every strategy on a few tasks reuses the cheap strategies' episodes
+    of a larger bench on the same tasks.
     """
     out = Path(out)
     tasks = select_tasks(suite, split, episodes)
@@ -105,6 +109,13 @@ def run_bench(
                     )
                 )
                 if path.is_file():
+                    if progress:
+                        progress("skip")
+                    continue
+                done = [d / "episodes" / path.name for d in map(Path, reuse)]
+                done = [f for f in done if f.is_file()]
+                if done:
+                    write_json_atomic(path, json.loads(done[0].read_text()))
                     if progress:
                         progress("skip")
                     continue
