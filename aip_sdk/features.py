@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from aip_sdk.context import StepContext
 
 __all__ = ["FEATURE_NAMES", "FEATURE_SCHEMA", "Features", "Probe", "make_probe"]
 
@@ -94,17 +98,8 @@ class Features:
         return self.values[0]
 
     @classmethod
-    def compute(
-        cls,
-        probe: Probe | None,
-        *,
-        step: int,
-        max_steps: int,
-        budget_frac: float = 0.0,
-        last_failed: bool = False,
-        no_progress: bool = False,
-    ) -> Features:
-        """Build the features of a step from its probe and the Planner's counters."""
+    def compute(cls, probe: Probe | None, context: StepContext) -> Features:
+        """Build the features of a step from its probe and the episode's step context."""
         n = len(probe.actions) if probe is not None else 0
         if probe is not None and n > 0:
             p = np.sort(probe.probs)[::-1]
@@ -121,10 +116,10 @@ class Features:
             margin,
             min(1.0, max(0.0, entropy)),
             min(1.0, math.log(max(n, 1)) / math.log(64)),
-            min(1.0, step / max(1, max_steps)),
-            min(1.0, max(0.0, budget_frac)),
-            1.0 if last_failed else 0.0,
-            1.0 if no_progress else 0.0,
+            context.step_frac,
+            min(1.0, max(0.0, context.budget_frac)),
+            1.0 if context.last_failed else 0.0,
+            1.0 if context.no_progress else 0.0,
             min(0.0, max(-1.0, mean_lp / 10.0)),
         )
         return cls(values=tuple(float(v) for v in values))

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 import attrs
 
 from aip_sdk.backend import Backend
+from aip_sdk.context import StepContext
 from aip_sdk.controllers import Controller, make_controller
 from aip_sdk.controllers.oracle import OracleController
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError, EnvironmentError_
 from aip_sdk.features import Features, Probe
+from aip_sdk.lookahead import can_copy, copy_env, look_ahead
 from aip_sdk.observation import Observation
-from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, Policy, aggregate, derive_seed
+from aip_sdk.policy import (
+    DEFAULT_REASONING_BUDGETS,
+    Policy,
+    aggregate,
+    derive_seed,
+    rank,
+    weighted_scores,
+)
 from aip_sdk.records import Candidate, PlanResult, StepRecord
 
-__all__ = ["DEFAULT_CONTROLLER_SPEC", "Planner", "TextEnv"]
+__all__ = ["DEFAULT_CONTROLLER_SPEC", "Look", "Planner", "TextEnv"]
 
 DEFAULT_CONTROLLER_SPEC = "learned"  # the controller shipped in aip_sdk/data/controller.onnx
 
@@ -36,6 +46,15 @@ class TextEnv(Protocol):
     ) -> tuple[Any, dict[str, Any]]: ...
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]: ...
+
+
+@attrs.frozen(kw_only=True)
+class Look:
+    """What the first half of a step saw: the probe, the features and what they cost."""
+
+    probe: Probe | None = None
+    features: Features | None = None
+    cost: Cost = attrs.field(factory=Cost)
 
 
 @attrs.define
@@ -77,17 +96,27 @@ class Planner:
         return f"<Planner model={self.backend.model_name!r} controller={self.controller.spec!r}>"
 
     @classmethod
-    def default(cls, *, controller: str | Controller | None = None, **options: Any) -> Planner:
-        """A planner on the embedded default model (SmolLM2-135M-Instruct), fully offline.
+    def default(
+        cls,
+        *,
+        controller: str | Controller | None = None,
+        model: str | None = None,
+        backend: str = "llamacpp",
+        **options: Any,
+    ) -> Planner:
+        """A planner on a local model, fully offline.
 
         Args:
             controller: strategy spec; defaults to :data:`DEFAULT_CONTROLLER_SPEC`.
+            model: a catalogue name (``aip-sdk models``) or a model path; default
+                ``$AIP_SDK_MODEL``, else the embedded SmolLM2-135M-Instruct.
+            backend: the registered backend that runs the model.
             **options: passed to :class:`Planner`.
         """
         from aip_sdk.registry import load_backend
 
         return cls(
-            backend=load_backend("llamacpp"),
+            backend=load_backend(backend, model_path=model),
             controller=controller if controller is not None else DEFAULT_CONTROLLER_SPEC,
             **options,
         )
@@ -98,33 +127,30 @@ class Planner:
         self,
         observation: Observation | Mapping[str, Any],
         *,
+        context: StepContext | None = None,
+        env: Any = None,
         good_actions: Collection[str] | None = None,
-        history: Sequence[str] = (),
-        step: int = 0,
-        max_steps: int | None = None,
-        last_failed: bool = False,
-        no_progress: bool = False,
-        budget_frac: float = 0.0,
         seed: int | None = None,
     ) -> StepRecord:
         """Decide one step inside your own loop.
 
+        Keep one :class:`~aip_sdk.context.StepContext` per episode and call its ``advance``
+        after each ``env.step``: its counters are features of the next step.
+
         Args:
             observation: the environment's observation (dict or :class:`Observation`).
-            history: the actions taken so far (the last few are shown to the model).
-            step: the step index (a feature, and part of the sampling seed).
-            max_steps: the step limit (a feature).
-            last_failed: the previous action was rejected (a feature).
-            no_progress: the previous action changed nothing (a feature).
-            budget_frac: share of the compute budget already spent (a feature).
-            seed: sampling seed; defaults to one derived from the planner's seed and ``step``.
+            context: the episode's step context (default: a fresh one, as at step 0).
+            env: the environment in its current state; needed only by decisions that look
+                ahead (it is copied, never stepped).
             good_actions: the actions on an optimal path; only the ``oracle`` reads them.
+            seed: sampling seed; defaults to one derived from the planner's seed and the step.
 
         Returns:
             The step record; ``record.action`` is the action to take.
 
         Raises:
-            ConfigError: the observation has no admissible actions.
+            ConfigError: the observation has no admissible actions, or a decision looks ahead
+                without a copyable ``env``.
         """
         obs = Observation.from_env(observation)
         if not obs.actions:
@@ -132,6 +158,8 @@ class Planner:
                 "the observation lists no admissible actions; the planner chooses among "
                 "obs['actions'], so the environment must provide them"
             )
+        ctx = context if context is not None else StepContext.start(limit=self.max_steps)
+        step_seed = derive_seed(self.seed, ctx.step) if seed is None else seed
         if isinstance(self.controller, OracleController):
             if good_actions is None:
                 raise ConfigError(
@@ -139,83 +167,143 @@ class Planner:
                     "good_actions() (blocksworld, grid, alfworld) or pass good_actions="
                 )
             with self._lock:
-                return self._oracle_act(
-                    obs,
-                    history=history,
-                    step=step,
-                    good=good_actions,
-                    seed=derive_seed(self.seed, step) if seed is None else seed,
-                )
+                return self._oracle_act(obs, ctx, good=good_actions, seed=step_seed)
         with self._lock:
-            return self._act(
-                obs,
-                history=history,
-                step=step,
-                max_steps=max_steps or self.max_steps,
-                last_failed=last_failed,
-                no_progress=no_progress,
-                budget_frac=budget_frac,
-                seed=derive_seed(self.seed, step) if seed is None else seed,
+            look = self._observe(obs, ctx, probe=self.controller.needs_probe)
+            decision = self.controller.decide(look.features)
+            return self._carry_out(obs, ctx, decision, look, env=env, seed=step_seed)
+
+    def observe(
+        self,
+        observation: Observation | Mapping[str, Any],
+        context: StepContext,
+        *,
+        probe: bool | None = None,
+    ) -> Look:
+        """The first half of a step: the probe and the features (what a controller reads).
+
+        ``act`` is ``observe``, the controller's ``decide``, then :meth:`carry_out`; trace
+        collection and the live training wrapper call the halves themselves, so that every
+        path computes features the same way.
+
+        Args:
+            observation: the environment's observation.
+            context: the episode's step context.
+            probe: run the probe (default: when the controller reads features).
+        """
+        with self._lock:
+            return self._observe(
+                Observation.from_env(observation),
+                context,
+                probe=self.controller.needs_probe if probe is None else probe,
             )
 
-    def _act(
+    def carry_out(
+        self,
+        observation: Observation | Mapping[str, Any],
+        context: StepContext,
+        decision: Decision,
+        look: Look,
+        *,
+        env: Any = None,
+        seed: int | None = None,
+    ) -> StepRecord:
+        """The second half of a step: draw what ``decision`` allots, choose, look ahead.
+
+        Args:
+            observation: the environment's observation.
+            context: the episode's step context.
+            decision: the decision to carry out.
+            look: what :meth:`observe` returned for this step (its cost is in the record).
+            env: the environment, when the decision looks ahead.
+            seed: sampling seed (default: derived from the planner's seed and the step).
+        """
+        obs = Observation.from_env(observation)
+        step_seed = derive_seed(self.seed, context.step) if seed is None else seed
+        with self._lock:
+            return self._carry_out(obs, context, decision, look, env=env, seed=step_seed)
+
+    def _observe(self, obs: Observation, ctx: StepContext, *, probe: bool) -> Look:
+        if not probe:
+            return Look()
+        result, cost = self._policy.probe(obs, ctx.history)
+        return Look(probe=result, features=Features.compute(result, ctx), cost=cost)
+
+    def _carry_out(
         self,
         obs: Observation,
+        ctx: StepContext,
+        first: Decision,
+        look: Look,
         *,
-        history: Sequence[str],
-        step: int,
-        max_steps: int,
-        last_failed: bool,
-        no_progress: bool,
-        budget_frac: float,
+        env: Any,
         seed: int,
     ) -> StepRecord:
-        cost = Cost()
-        probe: Probe | None = None
-        features: Features | None = None
-        if self.controller.needs_probe:
-            probe, probe_cost = self._policy.probe(obs, history)
-            cost = cost + probe_cost
-            features = Features.compute(
-                probe,
-                step=step,
-                max_steps=max_steps,
-                budget_frac=budget_frac,
-                last_failed=last_failed,
-                no_progress=no_progress,
-            )
-        first = self.controller.decide(features)
+        probe, features, cost = look.probe, look.features, look.cost
         candidates: list[Candidate] = []
-        want = first.k
-        call = 0
-        while want > 0:
-            drawn, draw_cost = self._policy.draw(
-                obs, history, n=want, depth=first.depth, seed=derive_seed(seed, call)
-            )
-            candidates.extend(drawn)
-            cost = cost + draw_cost
-            call += 1
-            want = self.controller.more([c.action for c in candidates])
-        action, votes = aggregate(candidates, probe)
+        scores: dict[str, float] = {}
+        if first.uses_probe:
+            if probe is None:  # a controller that did not declare needs_probe
+                probe, probe_cost = self._policy.probe(obs, ctx.history)
+                cost = cost + probe_cost
+            action, votes = probe.best, {}
+        else:
+            want = first.k
+            call = 0
+            while want > 0:
+                drawn, draw_cost = self._policy.draw(
+                    obs,
+                    ctx.history,
+                    n=want,
+                    depth=first.depth,
+                    seed=derive_seed(seed, call),
+                    temperature=first.temperature,
+                )
+                candidates.extend(drawn)
+                cost = cost + draw_cost
+                call += 1
+                want = self.controller.more([c.action for c in candidates])
+            order = rank(candidates, probe, vote=first.vote)
+            action, votes = order[0], dict(Counter(c.action for c in candidates))
+            if first.vote == "weighted":
+                scores = weighted_scores(candidates)
+            if first.lookahead and len(order) > 1:
+                if env is None:
+                    raise ConfigError(
+                        f"decision '{first}' looks ahead, so act() needs env= (the environment "
+                        f"in its current state, which is copied, never stepped)"
+                    )
+                action, rollouts, look_cost = look_ahead(
+                    self._policy,
+                    env,
+                    order,
+                    ctx.history,
+                    horizon=first.lookahead,
+                    seed=derive_seed(seed, 104729),
+                    seen=list(ctx.states),
+                )
+                cost = cost + look_cost
+                scores = {r.action: r.score for r in rollouts}
         return StepRecord(
-            index=step,
+            index=ctx.step,
             features=features,
-            decision=Decision(k=len(candidates), depth=first.depth),
+            decision=attrs.evolve(first, k=len(candidates)) if candidates else first,
             candidates=tuple(candidates),
             action=action,
             votes=votes,
             cost=cost,
+            scores=scores,
         )
 
     def _oracle_act(
         self,
         obs: Observation,
+        ctx: StepContext,
         *,
-        history: Sequence[str],
-        step: int,
         good: Collection[str],
         seed: int,
     ) -> StepRecord:
+        history = ctx.history
         ctrl = self.controller
         assert isinstance(ctrl, OracleController)
         order = ctrl.ordered(self.reasoning_budgets)
@@ -245,7 +333,7 @@ class Planner:
         )
         action, votes = aggregate(cands)
         return StepRecord(
-            index=step,
+            index=ctx.step,
             features=None,
             decision=chosen,
             candidates=tuple(cands),
@@ -276,51 +364,40 @@ class Planner:
 
         Returns:
             The result, with one record per step; a run cut short keeps every finished step.
+
+        Raises:
+            ConfigError: the controller looks ahead and ``env`` cannot be copied.
         """
+        if self.controller.needs_copy and not can_copy(env):
+            copy_env(env)  # raises the explanation
         limit = max_steps or self.max_steps
         obs, info = env.reset(seed=seed, options=options)
+        ctx = StepContext.start(obs, info, limit=limit, budget_tokens=budget_tokens)
         records: list[StepRecord] = []
-        actions: list[str] = []
         total = Cost()
-        last_failed = no_progress = False
-        prev_text = None
         stop_reason = "max_steps"
         success = False
         quality = 0.0
         base = self.seed if seed is None else derive_seed(self.seed, seed)
+        labels = getattr(env, "good_actions", None)
         for step in range(limit):
-            if budget_tokens is not None and total.tokens >= budget_tokens:
+            if ctx.over_budget():
                 stop_reason = "budget"
                 break
-            labels = getattr(env, "good_actions", None)
             good = labels() if callable(labels) and self.controller.name == "oracle" else None
             record = self.act(
-                obs,
-                good_actions=good,
-                history=actions,
-                step=step,
-                max_steps=limit,
-                last_failed=last_failed,
-                no_progress=no_progress,
-                budget_frac=(total.tokens / budget_tokens) if budget_tokens else 0.0,
-                seed=derive_seed(base, step),
+                obs, context=ctx, env=env, good_actions=good, seed=derive_seed(base, step)
             )
             try:
                 obs, _reward, terminated, truncated, info = env.step(record.action)
             except EnvironmentError_ as exc:  # e.g. the browser died: the episode fails
                 records.append(attrs.evolve(record, feedback=f"environment error: {exc}"))
-                actions.append(record.action)
                 total = total + record.cost
                 stop_reason, success, quality = "env_error", False, 0.0
                 break
-            feedback = str(info.get("feedback", ""))
-            records.append(attrs.evolve(record, feedback=feedback))
-            actions.append(record.action)
+            records.append(attrs.evolve(record, feedback=str(info.get("feedback", ""))))
             total = total + record.cost
-            text = Observation.from_env(obs).text
-            last_failed = not bool(info.get("valid", True))
-            no_progress = text == prev_text or last_failed
-            prev_text = text
+            ctx.advance(record.action, obs, info, record.cost)
             success = bool(info.get("success", False))
             quality = float(info.get("quality", 1.0 if success else 0.0))
             if success:
@@ -331,7 +408,7 @@ class Planner:
                 break
         optimal = info.get("optimal_steps")
         return PlanResult(
-            actions=tuple(actions),
+            actions=tuple(r.action for r in records),
             success=success,
             quality=quality,
             steps=tuple(records),

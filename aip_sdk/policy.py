@@ -22,7 +22,15 @@ from aip_sdk.observation import Observation
 from aip_sdk.prompts import ACTION_CUE, THOUGHT_CUE, choice_messages
 from aip_sdk.records import Candidate
 
-__all__ = ["DEFAULT_REASONING_BUDGETS", "Policy", "Vote", "aggregate", "derive_seed"]
+__all__ = [
+    "DEFAULT_REASONING_BUDGETS",
+    "Policy",
+    "Vote",
+    "aggregate",
+    "derive_seed",
+    "rank",
+    "weighted_scores",
+]
 
 DEFAULT_REASONING_BUDGETS: Mapping[int, int] = {1: 24, 2: 64}
 
@@ -41,17 +49,43 @@ class Vote(Protocol):
     @property
     def logprob(self) -> float: ...
 
+    @property
+    def confidence(self) -> float: ...
 
-def aggregate(candidates: Sequence[Vote], probe: Probe | None = None) -> tuple[str, dict[str, int]]:
-    """Majority vote; ties go to the higher summed log-prob (the probe's, when there is one)."""
+
+def weighted_scores(candidates: Sequence[Vote]) -> dict[str, float]:
+    """Each action's summed confidence (mean token probability) over the candidates."""
+    scores: dict[str, float] = {}
+    for c in candidates:
+        scores[c.action] = scores.get(c.action, 0.0) + c.confidence
+    return scores
+
+
+def rank(
+    candidates: Sequence[Vote], probe: Probe | None = None, *, vote: str = "majority"
+) -> list[str]:
+    """The distinct actions of ``candidates``, the one the vote chooses first.
+
+    ``majority``: by count; ties go to the higher log-prob (the probe's, when there is one).
+    ``weighted``: by summed confidence (see :func:`weighted_scores`), then count, then log-prob.
+    """
     votes = Counter(c.action for c in candidates)
     best_lp: dict[str, float] = {}
     for c in candidates:
         best_lp[c.action] = max(best_lp.get(c.action, -np.inf), c.logprob)
     if probe is not None:
         best_lp = {a: probe.logprobs[probe.actions.index(a)] for a in votes}
-    action = max(votes, key=lambda a: (votes[a], best_lp[a]))
-    return action, dict(votes)
+    if vote == "weighted":
+        score = weighted_scores(candidates)
+        return sorted(votes, key=lambda a: (score[a], votes[a], best_lp[a]), reverse=True)
+    return sorted(votes, key=lambda a: (votes[a], best_lp[a]), reverse=True)
+
+
+def aggregate(
+    candidates: Sequence[Vote], probe: Probe | None = None, *, vote: str = "majority"
+) -> tuple[str, dict[str, int]]:
+    """The action the candidates choose by ``vote`` (see :func:`rank`), and each one's count."""
+    return rank(candidates, probe, vote=vote)[0], dict(Counter(c.action for c in candidates))
 
 
 @attrs.define
@@ -81,15 +115,20 @@ class Policy:
         n: int,
         depth: int,
         seed: int,
+        temperature: float | None = None,
     ) -> tuple[list[Candidate], Cost]:
-        """Draw ``n`` candidates at ``depth``."""
+        """Draw ``n`` candidates at ``depth`` (at ``temperature``, default the policy's)."""
+        temp = self.temperature if temperature is None else temperature
         prompt = self.prompt(obs, history)
         if depth <= 0:
-            res = self.backend.sample(
-                prompt, n=n, temperature=self.temperature, seed=seed, choices=obs.actions
-            )
+            res = self.backend.sample(prompt, n=n, temperature=temp, seed=seed, choices=obs.actions)
             cands = [
-                Candidate(action=c.text, logprob=c.logprob, generated_tokens=len(c.token_ids))
+                Candidate(
+                    action=c.text,
+                    logprob=c.logprob,
+                    generated_tokens=len(c.token_ids),
+                    action_tokens=len(c.token_ids),
+                )
                 for c in res.completions
             ]
             return cands, res.cost
@@ -99,7 +138,7 @@ class Policy:
             head,
             n=n,
             max_tokens=budget,
-            temperature=self.temperature,
+            temperature=temp,
             seed=seed,
             stop=("Action:", "\n\n"),
         )
@@ -110,7 +149,7 @@ class Policy:
             pick = self.backend.sample(
                 head + " " + text + ACTION_CUE,
                 n=1,
-                temperature=self.temperature,
+                temperature=temp,
                 seed=seed + 7919 * (i + 1),
                 choices=obs.actions,
             )
@@ -123,6 +162,7 @@ class Policy:
                     reasoning=text,
                     generated_tokens=len(t.token_ids) + len(c.token_ids),
                     prompt_tokens=pick.cost.prompt_tokens,
+                    action_tokens=len(c.token_ids),
                 )
             )
         return out, cost

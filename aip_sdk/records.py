@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -10,7 +11,16 @@ from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.features import Features
 
-__all__ = ["Candidate", "PlanResult", "StepRecord"]
+__all__ = ["Candidate", "PlanResult", "StepRecord", "token_confidence"]
+
+
+def token_confidence(logprob: float, tokens: int) -> float:
+    """``exp(logprob / tokens)``: the geometric-mean token probability of a choice.
+
+    Length-normalised, so that a long action is not out-voted for being long (Soft
+    Self-Consistency, Wang et al. 2024, scores candidates the same way).
+    """
+    return float(math.exp(logprob / max(1, tokens)))
 
 
 @attrs.frozen(kw_only=True)
@@ -24,6 +34,8 @@ class Candidate:
         generated_tokens: tokens generated for this candidate alone (reasoning and choice).
         prompt_tokens: prompt tokens evaluated for this candidate alone (at depth > 0, the
             reasoning it chose after); the shared prompt is not included.
+        action_tokens: tokens of the chosen action itself (0 when unknown: then
+            ``generated_tokens``).
     """
 
     action: str
@@ -31,6 +43,12 @@ class Candidate:
     reasoning: str = ""
     generated_tokens: int = 0
     prompt_tokens: int = 0
+    action_tokens: int = 0
+
+    @property
+    def confidence(self) -> float:
+        """The action's mean token probability: its weight in a likelihood-weighted vote."""
+        return token_confidence(self.logprob, self.action_tokens or self.generated_tokens)
 
 
 @attrs.frozen(kw_only=True)
@@ -44,7 +62,9 @@ class StepRecord:
         candidates: every candidate drawn.
         action: the chosen action (majority vote, ties broken by log-prob).
         votes: how many candidates chose each action.
-        cost: the step's compute, probe included.
+        scores: what the action was chosen by, per action, when not a plain count: the summed
+            confidences of a weighted vote, or the rollout rating of a lookahead.
+        cost: the step's compute, probe and lookahead included.
         feedback: what the environment said after the action (filled by ``plan``).
     """
 
@@ -56,6 +76,7 @@ class StepRecord:
     votes: dict[str, int]
     cost: Cost
     feedback: str = ""
+    scores: dict[str, float] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +86,7 @@ class StepRecord:
             "candidates": [attrs.asdict(c) for c in self.candidates],
             "action": self.action,
             "votes": dict(self.votes),
+            "scores": dict(self.scores),
             "cost": self.cost.to_dict(),
             "feedback": self.feedback,
         }

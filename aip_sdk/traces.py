@@ -20,6 +20,7 @@ import attrs
 
 from aip_sdk.decision import Decision
 from aip_sdk.errors import DataError
+from aip_sdk.records import token_confidence
 
 __all__ = [
     "TRACE_VERSION",
@@ -58,10 +59,16 @@ class PoolSample:
     prompt_tokens: int
     logprob: float
     good: bool
+    action_tokens: int = 0
 
     @property
     def tokens(self) -> int:
         return self.generated_tokens + self.prompt_tokens
+
+    @property
+    def confidence(self) -> float:
+        """Mean token probability of the action (its weight in a weighted vote)."""
+        return token_confidence(self.logprob, self.action_tokens or self.generated_tokens)
 
 
 @attrs.frozen(kw_only=True)

@@ -85,7 +85,17 @@ def test_specs_build_the_right_controller(spec, cls, attrs_):
     [
         ("fixd:k=1", "did you mean 'fixed'"),
         ("fixed:k", "not key=value"),
-        ("fixed:k=0", "bad parameter"),
+        ("fixed:k=0,depth=1", "k=0 takes the probe"),
+        ("fixed:k=100", "bad parameter"),
+        ("fixed:k=1,depth=9", "bad parameter"),
+        ("fixed:k=1.5", "whole number"),
+        ("fixed:k=2,vote=loudest", "bad parameter"),
+        ("fixed:k=2,lookahead=99", "bad parameter"),
+        ("sc:k=65", "bad parameter"),
+        ("esc:window=65", "bad parameter"),
+        ("esc:max=100", "bad parameter"),
+        ("ac:max=100", "bad parameter"),
+        ("conf:high_k=100", "bad parameter"),
         ("ac:threshold=1.5", "bad parameter"),
     ],
 )

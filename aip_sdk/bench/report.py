@@ -73,7 +73,13 @@ def aggregate_strategies(
                 "success": float(np.mean(succ)),
                 "ci": bootstrap_ci(succ),
                 "quality": float(np.mean([e["quality"] for e in eps])),
-                "tokens": float(np.mean([e["cost"]["generated_tokens"] for e in eps])),
+                # tokens: every token the model processed (evaluated prompt + generated)
+                "tokens": float(
+                    np.mean(
+                        [e["cost"]["prompt_tokens"] + e["cost"]["generated_tokens"] for e in eps]
+                    )
+                ),
+                "generated": float(np.mean([e["cost"]["generated_tokens"] for e in eps])),
                 "calls": float(np.mean([e["cost"]["llm_calls"] for e in eps])),
                 "seconds": float(np.mean([e["cost"]["seconds"] for e in eps])),
                 "pairs": sorted((int(e["seed"]), str(e["task_id"])) for e in eps),
@@ -83,7 +89,7 @@ def aggregate_strategies(
 
 
 def best_fixed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The ``fixed:*`` row with the highest success, ties to fewer generated tokens."""
+    """The ``fixed:*`` row with the highest success, ties to fewer total tokens."""
     fixed = [r for r in rows if r["strategy"].startswith("fixed")]
     return max(fixed, key=lambda r: (r["success"], -r["tokens"])) if fixed else None
 
@@ -98,16 +104,16 @@ def write_summary(results: dict[str, Any], path: Path) -> str:
         lines += [
             f"### {suite_split[0]} ({suite_split[1]})",
             "",
-            "| strategy | episodes | success (95% CI) | quality | generated tokens | calls | "
+            "| strategy | episodes | success (95% CI) | quality | tokens | generated | calls | "
             "seconds | tokens vs best fixed |",
-            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in sub:
             rel = f"{r['tokens'] / best['tokens']:.2f}x" if best and best["tokens"] else "n/a"
             lines.append(
                 f"| {r['strategy']} | {r['episodes']} | {r['success']:.2f} "
                 f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}] | {r['quality']:.2f} | {r['tokens']:.0f} | "
-                f"{r['calls']:.1f} | {r['seconds']:.1f} | {rel} |"
+                f"{r['generated']:.0f} | {r['calls']:.1f} | {r['seconds']:.1f} | {rel} |"
             )
         if best:
             lines.append("")
@@ -119,7 +125,7 @@ def write_summary(results: dict[str, Any], path: Path) -> str:
 
 
 def write_pareto(results: dict[str, Any], path: Path) -> None:
-    """Success against mean generated tokens (log x) per strategy, fixed curve and oracle."""
+    """Success against mean total tokens (log x) per strategy, fixed curve and oracle."""
     import matplotlib
     import matplotlib.ticker
 
@@ -163,7 +169,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
             )
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel("mean generated tokens per episode (log)")
+        ax.set_xlabel("mean tokens per episode, evaluated + generated (log)")
         ax.set_ylabel("success rate")
         ax.set_title(f"{group[0]} ({group[1]})")
         ax.set_ylim(-0.05, 1.05)

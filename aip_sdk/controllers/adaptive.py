@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import attrs
 
 from aip_sdk.controllers.base import top_two
-from aip_sdk.decision import Decision
+from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
 from aip_sdk.features import Features
 
 __all__ = ["AdaptiveConsistency", "EarlyStoppingSC", "beta_stop_probability"]
@@ -37,11 +37,12 @@ class AdaptiveConsistency:
     """Adaptive-Consistency with the Beta stopping rule, one sample at a time."""
 
     threshold: float = attrs.field(default=0.95)
-    max: int = attrs.field(default=16, validator=attrs.validators.ge(1))
-    depth: int = attrs.field(default=1, validator=attrs.validators.ge(0))
-    batch: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    max: int = attrs.field(default=16, validator=count_validators(1, MAX_K))
+    depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
+    batch: int = attrs.field(default=1, validator=count_validators(1, MAX_K))
     name: str = attrs.field(default="ac", init=False)
     needs_probe: bool = attrs.field(default=False, init=False)
+    needs_copy: bool = attrs.field(default=False, init=False)
 
     @threshold.validator
     def _check(self, _: attrs.Attribute[float], value: float) -> None:
@@ -50,7 +51,8 @@ class AdaptiveConsistency:
 
     @property
     def spec(self) -> str:
-        return f"ac:threshold={self.threshold},max={self.max},depth={self.depth}"
+        batch = f",batch={self.batch}" if self.batch != 1 else ""
+        return f"ac:threshold={self.threshold},max={self.max},depth={self.depth}{batch}"
 
     def decide(self, features: Features | None) -> Decision:
         return Decision(k=min(self.batch, self.max), depth=self.depth)
@@ -69,11 +71,12 @@ class AdaptiveConsistency:
 class EarlyStoppingSC:
     """ESC: sample windows of ``window`` answers; stop when one window is unanimous."""
 
-    window: int = attrs.field(default=4, validator=attrs.validators.ge(1))
-    max: int = attrs.field(default=16, validator=attrs.validators.ge(1))
-    depth: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    window: int = attrs.field(default=4, validator=count_validators(1, MAX_K))
+    max: int = attrs.field(default=16, validator=count_validators(1, MAX_K))
+    depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
     name: str = attrs.field(default="esc", init=False)
     needs_probe: bool = attrs.field(default=False, init=False)
+    needs_copy: bool = attrs.field(default=False, init=False)
 
     @property
     def spec(self) -> str:

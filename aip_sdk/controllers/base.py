@@ -24,11 +24,18 @@ class Controller(Protocol):
     Attributes:
         name: the strategy's short name (``fixed``, ``sc``, ``ac``, ...).
         spec: the spec string that rebuilds this controller.
-        needs_probe: the controller reads features, so the Planner must run the probe.
+        needs_probe: the controller reads features (or acts on the probe's top action), so the
+            Planner must run the probe.
+        needs_copy: some decision looks ahead, so the environment must be copyable.
     """
 
     name: str
-    needs_probe: bool
+
+    @property
+    def needs_probe(self) -> bool: ...
+
+    @property
+    def needs_copy(self) -> bool: ...
 
     @property
     def spec(self) -> str: ...

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from aip_sdk.decision import Decision
+from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
 from aip_sdk.features import Features
 
 __all__ = ["ConfidenceGate"]
@@ -23,11 +23,12 @@ class ConfidenceGate:
     """Escalate ``k`` and ``depth`` when the probe's top-1 probability is below ``threshold``."""
 
     threshold: float = attrs.field(default=0.6)
-    low_k: int = attrs.field(default=1, validator=attrs.validators.ge(1))
-    high_k: int = attrs.field(default=8, validator=attrs.validators.ge(1))
-    high_depth: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    low_k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
+    high_k: int = attrs.field(default=8, validator=count_validators(1, MAX_K))
+    high_depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
     name: str = attrs.field(default="conf", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
+    needs_copy: bool = attrs.field(default=False, init=False)
 
     @threshold.validator
     def _check(self, _: attrs.Attribute[float], value: float) -> None:

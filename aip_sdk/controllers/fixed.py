@@ -1,4 +1,4 @@
-"""Fixed allocations: the same ``k`` and ``depth`` at every step; Self-Consistency is k votes."""
+"""Fixed allocations: the same decision at every step; Self-Consistency is k votes."""
 
 from __future__ import annotations
 
@@ -6,27 +6,65 @@ from collections.abc import Sequence
 
 import attrs
 
-from aip_sdk.decision import Decision
+from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
 from aip_sdk.features import Features
 
 __all__ = ["FixedController", "SelfConsistency"]
 
 
+def _options(d: Decision) -> str:
+    """The spec suffix of a decision's options beyond k and depth (empty at their defaults)."""
+    parts = []
+    if d.vote != "majority":
+        parts.append(f"vote={d.vote}")
+    if d.lookahead:
+        parts.append(f"lookahead={d.lookahead}")
+    if d.temperature is not None:
+        parts.append(f"temperature={d.temperature:g}")
+    return "".join(f",{p}" for p in parts)
+
+
 @attrs.define
 class FixedController:
-    """Draw ``k`` candidates at ``depth`` at every step (the baseline the others must beat)."""
+    """Carry out the same decision at every step (the baseline the others must beat).
 
-    k: int = attrs.field(default=1, validator=attrs.validators.ge(1))
-    depth: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    ``fixed:k=0`` acts on the probe's top action; ``vote=weighted`` weighs each candidate by its
+    mean token probability; ``lookahead=h`` rates the distinct candidates by rollouts of ``h``
+    steps in copies of the environment; ``temperature`` sets the sampling temperature.
+    """
+
+    k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
+    depth: int = attrs.field(default=0, validator=count_validators(0, MAX_DEPTH))
+    vote: str = "majority"
+    lookahead: int = 0
+    temperature: float | None = None
     name: str = attrs.field(default="fixed", init=False)
-    needs_probe: bool = attrs.field(default=False, init=False)
+    decision: Decision = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Decision validates every option (ranges, vote names, k=0 without depth/lookahead).
+        self.decision = Decision(
+            k=self.k,
+            depth=self.depth,
+            vote=self.vote,
+            lookahead=self.lookahead,
+            temperature=None if self.temperature is None else float(self.temperature),
+        )
+
+    @property
+    def needs_probe(self) -> bool:
+        return self.decision.uses_probe
+
+    @property
+    def needs_copy(self) -> bool:
+        return self.decision.lookahead > 0
 
     @property
     def spec(self) -> str:
-        return f"fixed:k={self.k},depth={self.depth}"
+        return f"{self.name}:k={self.k},depth={self.depth}{_options(self.decision)}"
 
     def decide(self, features: Features | None) -> Decision:
-        return Decision(k=self.k, depth=self.depth)
+        return self.decision
 
     def more(self, answers: Sequence[str]) -> int:
         return 0
@@ -37,13 +75,10 @@ class SelfConsistency(FixedController):
     """Self-Consistency (Wang et al., ICLR 2023): ``k`` samples, majority vote.
 
     The same allocation as ``fixed`` with reasoning depth 1 by default, since the paper samples
-    reasoning paths and votes on their answers.
+    reasoning paths and votes on their answers; ``sc:vote=weighted`` is Soft Self-Consistency
+    (Wang et al., 2024).
     """
 
-    k: int = attrs.field(default=8, validator=attrs.validators.ge(1))
-    depth: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    k: int = attrs.field(default=8, validator=count_validators(1, MAX_K))
+    depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
     name: str = attrs.field(default="sc", init=False)
-
-    @property
-    def spec(self) -> str:
-        return f"sc:k={self.k},depth={self.depth}"

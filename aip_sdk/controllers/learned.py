@@ -63,6 +63,10 @@ class LearnedController:
     _session: Any = attrs.field(default=None, init=False, repr=False)
     _input: str = attrs.field(default="", init=False, repr=False)
 
+    @property
+    def needs_copy(self) -> bool:
+        return any(d.lookahead for d in self.table)
+
     def __attrs_post_init__(self) -> None:
         try:
             import onnxruntime as ort

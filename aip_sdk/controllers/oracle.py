@@ -36,6 +36,7 @@ class OracleController:
     table: tuple[Decision, ...] = DEFAULT_DECISION_TABLE
     name: str = attrs.field(default="oracle", init=False)
     needs_probe: bool = attrs.field(default=False, init=False)
+    needs_copy: bool = attrs.field(default=False, init=False)
     needs_labels: bool = attrs.field(default=True, init=False)
 
     @property

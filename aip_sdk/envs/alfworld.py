@@ -47,9 +47,20 @@ def _import_textworld() -> tuple[Any, Any, Any, Any]:
 
 
 class AlfworldEnv(TextEnvBase):
-    """One ALFWorld game as a text environment (no ``clone``: the game engine is not copyable)."""
+    """One ALFWorld game as a text environment.
 
-    def __init__(self, gamefile: Path, *, max_steps: int = 50, task_id: str = "") -> None:
+    The game engine cannot be copied in memory, but it is deterministic: :meth:`clone` loads the
+    game again and replays the actions taken since reset (for lookahead).
+    """
+
+    def __init__(
+        self,
+        gamefile: Path,
+        *,
+        max_steps: int = 50,
+        task_id: str = "",
+        optimal_steps: int | None = None,
+    ) -> None:
         self.gamefile = Path(gamefile)
         self.task_id = task_id or self.gamefile.parent.name
         if not self.gamefile.is_file():
@@ -78,7 +89,9 @@ class AlfworldEnv(TextEnvBase):
         self._goal = ""
         self._actions: list[str] = []
         self._won = False
-        self._optimal: int | None = None
+        self._optimal: int | None = optimal_steps
+        self._known_optimal = optimal_steps is not None
+        self._taken: list[str] = []
         super().__init__(max_steps=max_steps)
 
     def _reset_task(self, seed: int | None, options: dict[str, Any] | None) -> None:
@@ -91,7 +104,9 @@ class AlfworldEnv(TextEnvBase):
         room = obs.split("\n\n")[1] if "\n\n" in obs else obs
         self._text = room.replace("-= Welcome to TextWorld, ALFRED! =-", "").strip()
         self._absorb(info)
-        self._optimal = len(self.expert_plan()) or None
+        self._taken = []
+        if not self._known_optimal:
+            self._optimal = len(self.expert_plan()) or None
 
     def _absorb(self, info: dict[str, Any]) -> None:
         self._actions = [a for a in info.get("admissible_commands") or [] if a not in _SKIP]
@@ -108,6 +123,7 @@ class AlfworldEnv(TextEnvBase):
 
     def _execute(self, action: str) -> tuple[bool, bool, str]:
         before = self._text
+        self._taken.append(action)
         obs, _score, _done, info = self._env.step(action)
         self._text = obs.strip()
         self._absorb(info)
@@ -134,6 +150,21 @@ class AlfworldEnv(TextEnvBase):
     def good_actions(self) -> set[str]:
         """The expert's next command from the current state."""
         return set(self.expert_plan()[:1])
+
+    def clone(self) -> AlfworldEnv:
+        """An independent copy in the same state: the game loaded again, the actions replayed."""
+        twin = AlfworldEnv(
+            self.gamefile,
+            max_steps=self.max_steps,
+            task_id=self.task_id,
+            optimal_steps=self._optimal,
+        )
+        twin.reset()
+        for action in self._taken:
+            twin._execute(action)
+        twin._steps = self._steps
+        twin._feedback = self._feedback
+        return twin
 
     def close(self) -> None:
         self._env.close()

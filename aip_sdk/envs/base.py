@@ -3,7 +3,9 @@
 Observations are dicts ``{"text", "goal", "actions"}`` in a gymnasium ``Dict`` space; actions are
 strings. ``info`` always carries ``success`` (bool), ``quality`` in [0, 1], ``optimal_steps``
 (``None`` when unknown), ``valid`` (the action was admissible and applied), ``changed`` (the state
-changed) and ``feedback`` (what the environment said of the action). An action that is not
+changed), ``feedback`` (what the environment said of the action) and ``state`` (the state's text
+without the feedback, which identifies a state for repeat counting); suites that can tell add
+``goal_progress``, the share of goal conditions met, in [0, 1]. An action that is not
 admissible never crashes the environment: the step counts and the next observation says why.
 """
 
@@ -77,6 +79,10 @@ class TextEnvBase(gymnasium.Env[dict[str, Any], str]):
     def _optimal_steps(self) -> int | None:
         return None
 
+    def _goal_progress(self) -> float | None:
+        """Share of the goal's conditions met now, where the suite can tell (else ``None``)."""
+        return None
+
     # -- gymnasium API ---------------------------------------------------------------------------
     def _obs(self) -> dict[str, Any]:
         text = self._state_text()
@@ -95,7 +101,7 @@ class TextEnvBase(gymnasium.Env[dict[str, Any], str]):
             quality = min(1.0, optimal / max(1, self._steps)) if self._steps else 1.0
         else:
             quality = 1.0 if success else 0.0
-        return {
+        info: dict[str, Any] = {
             "success": success,
             "quality": quality,
             "optimal_steps": optimal,
@@ -103,7 +109,12 @@ class TextEnvBase(gymnasium.Env[dict[str, Any], str]):
             "changed": changed,
             "feedback": self._feedback,
             "steps": self._steps,
+            "state": _clip(self._state_text(), MAX_TEXT),
         }
+        progress = self._goal_progress()
+        if progress is not None:
+            info["goal_progress"] = float(progress)
+        return info
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

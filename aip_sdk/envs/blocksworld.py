@@ -205,6 +205,10 @@ class BlocksworldEnv(TextEnvBase):
     def _optimal_steps(self) -> int | None:
         return self._optimal
 
+    def _goal_progress(self) -> float | None:
+        goal = self.problem.goal
+        return len(goal & self._state) / len(goal) if goal else 1.0
+
     def good_actions(self) -> set[str]:
         """The admissible actions that start a shortest plan from the current state."""
         here = distance_to_goal(self._ground, self._state, self.problem)

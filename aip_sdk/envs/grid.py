@@ -243,6 +243,20 @@ class GridEnv(TextEnvBase):
     def _optimal_steps(self) -> int | None:
         return self._optimal
 
+    def _goal_progress(self) -> float | None:
+        """1 at the goal, falling with the distance to it that the text reports."""
+        u = self._u
+        ax, ay = int(u.agent_pos[0]), int(u.agent_pos[1])
+        goals = [
+            abs(x - ax) + abs(y - ay)
+            for x in range(u.width)
+            for y in range(u.height)
+            if (c := u.grid.get(x, y)) is not None and c.type == "goal"
+        ]
+        if not goals:
+            return None
+        return float(1.0 - min(goals) / max(1, int(u.width) + int(u.height) - 4))
+
     def clone(self) -> GridEnv:
         """An independent copy in the same state (for lookahead)."""
         twin = copy.copy(self)

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from aip_sdk.backend import Backend
+from aip_sdk.context import StepContext
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA, Features
@@ -138,12 +139,13 @@ class Collector:
         reset_cache = getattr(self.backend, "reset_cache", None)
         if callable(reset_cache):  # every episode starts from the same cache: resumable, exact
             reset_cache()
-        limit = min(self.max_steps, getattr(env, "max_steps", self.max_steps))
         obs, info = env.reset(seed=seed)
-        history: list[str] = []
+        # The context's limit is the environment's own, as when serving; max_steps only stops
+        # the recording early.
+        ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", self.max_steps))
+        history = ctx.history
         steps: list[StepTrace] = []
-        last_failed = no_progress = False
-        for t in range(limit):
+        for t in range(min(self.max_steps, ctx.limit)):
             o = Observation.from_env(obs)
             if not o.actions:
                 break
@@ -151,9 +153,7 @@ class Collector:
             if not good:  # no label here (ALFWorld off the expert plan): stop recording
                 break
             probe, probe_cost = policy.probe(o, history)
-            feats = Features.compute(
-                probe, step=t, max_steps=limit, last_failed=last_failed, no_progress=no_progress
-            )
+            feats = Features.compute(probe, ctx)
             pools: dict[int, tuple[PoolSample, ...]] = {}
             for depth, n in sorted(self.pool_sizes.items()):
                 cands, _ = policy.draw(
@@ -185,9 +185,7 @@ class Collector:
             step = attrs.evolve(step, taken=taken)
             steps.append(step)
             obs, _r, terminated, truncated, info = env.step(taken)
-            history.append(taken)
-            last_failed = not bool(info.get("valid", True))
-            no_progress = not bool(info.get("changed", True))
+            ctx.advance(taken, obs, info, probe_cost)
             if info.get("success") or terminated or truncated:
                 break
         return EpisodeTrace(

@@ -1,0 +1,184 @@
+"""The allocation options beyond k samples and a majority: the probe's top action (k=0),
+likelihood-weighted votes, lookahead in copies of the environment, per-decision temperature."""
+
+from __future__ import annotations
+
+import pytest
+
+from aip_sdk import ConfigError, Cost, Decision, Planner
+from aip_sdk.context import StepContext
+from aip_sdk.controllers import make_controller
+from aip_sdk.testing import ScriptedBackend
+
+OBS = {"text": "You are in a room.", "goal": "leave", "actions": ("open door", "wait", "sing")}
+
+
+def _request_cost(b: ScriptedBackend) -> int:
+    """The prompt tokens the scripted backend charged over all its calls (one per word)."""
+    total = 0
+    for op, kw in b.requests:
+        if op == "sample":
+            total += b.count_tokens(kw["prompt"])
+        else:
+            total += b.count_tokens(kw["prompt"]) + sum(
+                b.count_tokens(c) for c in kw["continuations"]
+            )
+    return total
+
+
+def test_k0_takes_the_probe_top_action_without_sampling():
+    b = ScriptedBackend(scores={"wait": -0.5, "open door": -2.0, "sing": -3.0})
+    rec = Planner(backend=b, controller="fixed:k=0").act(OBS)
+    assert rec.action == "wait"
+    assert rec.candidates == () and rec.decision == Decision(k=0)
+    assert [op for op, _ in b.requests] == ["score"]
+    assert rec.cost.generated_tokens == 0 and rec.cost.prompt_tokens == _request_cost(b)
+
+
+def test_weighted_vote_prefers_the_confident_minority():
+    b = ScriptedBackend(samples=["wait", "wait", "open door"])
+    # the scripted backend gives every token log-prob -0.1: equal confidence per candidate, so
+    # the weighted vote follows the count ...
+    assert Planner(backend=b, controller="fixed:k=3,vote=weighted").act(OBS).action == "wait"
+    # ... and a candidate's weight is its mean token probability (length-normalised)
+    from aip_sdk.policy import aggregate
+    from aip_sdk.records import Candidate
+
+    cands = [
+        Candidate(action="wait", logprob=-3.0, generated_tokens=1, action_tokens=1),
+        Candidate(action="wait", logprob=-3.0, generated_tokens=1, action_tokens=1),
+        Candidate(action="open door", logprob=-0.2, generated_tokens=2, action_tokens=2),
+    ]
+    assert aggregate(cands)[0] == "wait"
+    assert aggregate(cands, vote="weighted")[0] == "open door"  # 0.905 > 2 x 0.050
+
+
+def test_weighted_vote_records_its_scores():
+    b = ScriptedBackend(samples=["wait", "sing"])
+    rec = Planner(backend=b, controller="fixed:k=2,vote=weighted").act(OBS)
+    assert set(rec.scores) == {"wait", "sing"}
+    assert rec.decision == Decision(k=2, vote="weighted")
+
+
+def test_temperature_is_a_parameter_of_the_decision():
+    ctrl = make_controller("fixed:k=2,temperature=0.3")
+    assert ctrl.decide(None) == Decision(k=2, temperature=0.3)
+    assert make_controller(ctrl.spec) == ctrl
+    b = ScriptedBackend(samples=["wait", "wait"])
+    Planner(backend=b, controller=ctrl).act(OBS)
+    assert b.requests[0][1]["n"] == 2
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["fixed:k=0", "fixed:k=4,vote=weighted", "fixed:k=4,lookahead=2", "fixed:k=2,temperature=1.2"],
+)
+def test_specs_round_trip(spec):
+    ctrl = make_controller(spec)
+    assert make_controller(ctrl.spec) == ctrl
+    assert Decision.from_dict(ctrl.decide(None).to_dict()) == ctrl.decide(None)
+
+
+def test_lookahead_step_ledger_holds_every_model_call(blocksworld):
+    env = blocksworld.make("2", "basic_3")
+    obs, info = env.reset()
+    a, b_ = obs["actions"][0], obs["actions"][1]
+    backend = ScriptedBackend(samples=[a, b_])  # two distinct candidates; rollouts: first choice
+    rec = Planner(backend=backend, controller="fixed:k=2,lookahead=2").act(
+        obs, env=env, context=StepContext.start(obs, info, limit=20)
+    )
+    ops = [op for op, _ in backend.requests]
+    assert ops[0] == "sample" and backend.requests[0][1]["n"] == 2
+    assert len(ops) == 1 + 2 * 2  # the draw, then 2 continuation steps per candidate
+    assert rec.cost.llm_calls == len(ops)
+    assert rec.cost.prompt_tokens == _request_cost(backend)
+    # each continuation step chooses a five-word action ("put the red block on ...", ...)
+    assert rec.cost.generated_tokens == sum(c.generated_tokens for c in rec.candidates) + 4 * 5
+    assert set(rec.scores) == {a, b_}
+    assert env.state == blocksworld.make("2", "basic_3").problem.init  # the env was not stepped
+
+
+def test_lookahead_picks_the_candidate_whose_rollout_reaches_the_goal(blocksworld):
+    env = blocksworld.make("2", "basic_3")
+    plan = blocksworld.ground_truth_plan("2", "basic_3")
+    obs, info = env.reset()
+    for action in plan[:-1]:
+        obs, *_ = env.step(action)
+    wrong = next(x for x in obs["actions"] if x != plan[-1])
+    backend = ScriptedBackend(samples=[wrong, wrong, plan[-1]])  # the vote alone picks `wrong`
+    rec = Planner(backend=backend, controller="fixed:k=3,lookahead=1").act(obs, env=env)
+    assert rec.votes[wrong] == 2 and rec.action == plan[-1]
+
+
+def test_lookahead_without_an_env_is_a_clear_error():
+    b = ScriptedBackend(samples=["wait", "sing"])
+    with pytest.raises(ConfigError, match="needs env="):
+        Planner(backend=b, controller="fixed:k=2,lookahead=1").act(OBS)
+
+
+def test_lookahead_is_skipped_when_the_candidates_agree():
+    b = ScriptedBackend(samples=["wait", "wait"])
+    rec = Planner(backend=b, controller="fixed:k=2,lookahead=3").act(OBS)
+    assert rec.action == "wait" and len(b.requests) == 1
+
+
+def test_plan_refuses_lookahead_on_an_environment_that_cannot_be_copied():
+    class Uncopyable:
+        def reset(self, *, seed=None, options=None):
+            return OBS, {}
+
+        def step(self, action):
+            return OBS, 0.0, False, False, {}
+
+    with pytest.raises(ConfigError, match="cannot be"):
+        Planner(backend=ScriptedBackend(), controller="fixed:k=2,lookahead=1").plan(Uncopyable())
+
+
+def test_step_context_counts_what_features_read():
+    ctx = StepContext.start({"text": "a", "actions": ("x",)}, {"state": "A"}, limit=10)
+    ctx.advance("x", {"text": "b"}, {"state": "B", "valid": True, "changed": True}, Cost())
+    ctx.advance("y", {"text": "a"}, {"state": "A", "valid": True, "changed": True}, Cost())
+    assert ctx.undone and ctx.no_progress and ctx.repeats == 1 and ctx.step == 2
+    ctx.advance(
+        "z",
+        {"text": "a"},
+        {"state": "A", "valid": False, "changed": False},
+        Cost(generated_tokens=5),
+    )
+    assert (
+        ctx.last_failed
+        and ctx.since_change == 1
+        and ctx.spent == 5
+        and ctx.history == ["x", "y", "z"]
+    )
+
+
+# -- the real default model -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec", ["fixed:k=0", "fixed:k=4,vote=weighted", "fixed:k=3,lookahead=1,temperature=1.0"]
+)
+def test_new_options_plan_grid_with_the_real_model(real_backend, spec):
+    from aip_sdk.envs.suite import load_suite
+
+    env = load_suite("grid").make("DoorKey-5x5/3", "train")
+    result = Planner(backend=real_backend, controller=spec).plan(env, max_steps=3, seed=1)
+    assert len(result.steps) >= 1
+    for step in result.steps:
+        assert step.action in [c.action for c in step.candidates] or step.decision.k == 0
+        assert step.cost.tokens > 0
+    assert result.cost == Cost.total(s.cost for s in result.steps)
+    if "lookahead" in spec:  # rollouts evaluate prompts of their own: dearer than the draw
+        assert any(s.cost.llm_calls > 1 for s in result.steps) or all(
+            len(s.votes) == 1 for s in result.steps
+        )
+
+
+def test_lookahead_plans_blocksworld_with_the_real_model(real_backend, blocksworld):
+    env = blocksworld.make("2", "basic_3")
+    result = Planner(backend=real_backend, controller="fixed:k=4,lookahead=2").plan(
+        env, max_steps=2, seed=0
+    )
+    assert all(s.action in s.votes for s in result.steps)
+    assert result.cost.tokens == sum(s.cost.tokens for s in result.steps)
