@@ -348,9 +348,16 @@ def bench(
 @click.option("--max-steps", type=click.IntRange(1), default=15, show_default=True)
 @click.option(
     "--pool",
-    default="0:8,1:4,2:2",
+    default="0:8",
     show_default=True,
-    help="Candidates drawn per depth, as depth:count pairs.",
+    help="Candidates drawn per depth, as depth:count pairs (k samples = the first k).",
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(0, 8),
+    default=2,
+    show_default=True,
+    help="Lookahead recorded: rollouts of this many greedy steps (0: none).",
 )
 @click.option(
     "--follow-expert",
@@ -371,10 +378,11 @@ def collect(
     backend_name: str,
     max_steps: int,
     pool: str,
+    horizon: int,
     follow_expert: float,
     seed: int,
 ) -> None:
-    """Record labelled candidate pools at every visited step (resumable)."""
+    """Record what every decision would do at every visited step (resumable)."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -388,9 +396,15 @@ def collect(
     try:
         sizes = {int(d): int(n) for d, n in (p.split(":") for p in pool.split(","))}
     except ValueError as exc:
-        raise ConfigError(f"--pool {pool!r} must look like '0:16,1:8,2:4'") from exc
+        raise ConfigError(f"--pool {pool!r} must look like '0:8' or '0:8,1:2'") from exc
     s = load_suite(suite, data)
     chosen = split or s.default_split
+    from aip_sdk.decision import MAX_DEPTH, MAX_K
+
+    if not sizes or any(not 0 <= d <= MAX_DEPTH or not 1 <= n <= MAX_K for d, n in sizes.items()):
+        raise ConfigError(
+            f"--pool {pool!r}: depths must lie in 0-{MAX_DEPTH} and counts in 1-{MAX_K}"
+        )
     backend = load_backend(backend_name, model_path=model)
     collector = Collector(
         backend,
@@ -398,6 +412,7 @@ def collect(
         pool_sizes=sizes,
         max_steps=max_steps,
         follow_expert=follow_expert,
+        horizon=horizon,
     )
     bar = tqdm(total=episodes, desc=f"collect {suite}/{chosen}", unit="ep")
     steps = 0
@@ -436,7 +451,6 @@ def collect(
 )
 @click.option("--timesteps", type=click.IntRange(1), default=100_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--cost", type=click.Choice(["tokens", "calls"]), default="tokens", show_default=True)
 @click.option(
     "--holdout",
     type=click.FloatRange(0, 0.9),
@@ -458,7 +472,6 @@ def train_controller(
     beta: tuple[float, ...],
     timesteps: int,
     seed: int,
-    cost: str,
     holdout: float,
     out: str,
 ) -> None:
@@ -517,7 +530,6 @@ def train_controller(
             beta=b,
             timesteps=timesteps,
             seed=seed,
-            cost=cost,
             progress=tick,
         )
         bar.close()
@@ -531,7 +543,7 @@ def train_controller(
                 "suites": suites,
                 "model": manifests[0].get("model", ""),
                 "timesteps": timesteps,
-                "cost": cost,
+                "cost": "tokens",
                 "seed": seed,
                 "episodes": len(train),
             },
@@ -545,16 +557,14 @@ def train_controller(
             return int(model.predict(x, deterministic=True)[0])
 
         rules: list[tuple[str, Any]] = [("learned", learned), ("oracle", "oracle")]
-        rules += [
-            (f"fixed:k={d.k},depth={d.depth}", (lambda x, i=i: i)) for i, d in enumerate(table)
-        ]
-        click.echo("| rule | split | reward | good steps | cost C | tokens/step |")
+        rules += [(f"fixed:{d}".replace(" ", ","), ("fixed", i)) for i, d in enumerate(table)]
+        click.echo("| rule | split | reward | good steps | cost C (samples) | tokens/step |")
         click.echo("| --- | --- | ---: | ---: | ---: | ---: |")
         for name, rule in rules:
             for label, eps in (("train", train), ("held-out", held)):
                 if not eps:
                     continue
-                st = evaluate(eps, table, rule, alpha=alpha, beta=b, cost=cost)
+                st = evaluate(eps, table, rule, alpha=alpha, beta=b)
                 click.echo(
                     f"| {name} | {label} | {st['reward']:.3f} | {st['good_step_rate']:.2f} "
                     f"| {st['cost']:.2f} | {st['tokens_per_step']:.0f} |"

@@ -43,6 +43,7 @@ class StepContext:
         undone: the previous action returned to the state before the one before.
         states: how many times each state has been seen (the current one included).
         state: the current state's key (``info["state"]``, else the observation text).
+        copyable: the environment can be copied (decisions may look ahead).
     """
 
     limit: int
@@ -56,6 +57,7 @@ class StepContext:
     undone: bool = False
     states: Counter[str] = attrs.field(factory=Counter)
     state: str = ""
+    copyable: bool = False
     _trail: list[str] = attrs.field(factory=list, repr=False)
 
     @classmethod
@@ -66,9 +68,15 @@ class StepContext:
         *,
         limit: int,
         budget_tokens: int | None = None,
+        env: Any = None,
     ) -> StepContext:
-        """The context of an episode just reset to ``obs`` (``None``: the state is unknown)."""
-        ctx = cls(limit=limit, budget_tokens=budget_tokens)
+        """The context of an episode just reset to ``obs`` (``None``: the state is unknown).
+
+        Pass the environment (``env``) so that the context knows whether it can be copied.
+        """
+        from aip_sdk.lookahead import can_copy
+
+        ctx = cls(limit=limit, budget_tokens=budget_tokens, copyable=can_copy(env))
         if obs is not None:
             ctx.state = _state(obs, info)
             ctx.states[ctx.state] += 1

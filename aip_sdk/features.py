@@ -1,9 +1,12 @@
 """Step features: the controller's input, cheap, domain-agnostic and versioned.
 
-They come from one *probe*: a single ``score`` pass over the admissible actions (its prompt is the
-same as the choice prompt, so the samples drawn after it reuse the evaluated prompt), plus
-counters the Planner keeps. Changing the list or the meaning of a feature changes
-:data:`FEATURE_SCHEMA`; a learned controller refuses features of another schema.
+They come from one *probe* (a single ``score`` pass over the admissible actions; its prompt is
+the choice prompt, so the samples drawn after it reuse the evaluated prompt) and from the
+episode's :class:`~aip_sdk.context.StepContext`. Changing the list or the meaning of a feature
+changes :data:`FEATURE_SCHEMA`; a learned controller refuses features of another schema.
+
+Schema ``aip-features/2`` (``aip-features/1`` was the first nine without the context signals
+9-13, with ``step_frac`` read against different limits in collection and serving):
 
 | index | name | meaning |
 | --- | --- | --- |
@@ -11,11 +14,16 @@ counters the Planner keeps. Changing the list or the meaning of a feature change
 | 1 | margin | top-1 minus top-2 probability |
 | 2 | entropy | entropy of the action distribution / log(number of actions) |
 | 3 | log_actions | log(number of actions) / log(64), clipped to [0, 1] |
-| 4 | step_frac | step index / step limit |
+| 4 | step_frac | step index / the environment's step limit |
 | 5 | budget_frac | compute spent / budget (0 without a budget), clipped to [0, 1] |
 | 6 | last_failed | 1 if the previous action was rejected by the environment |
-| 7 | no_progress | 1 if the previous action left the state unchanged or undid the one before |
+| 7 | no_progress | 1 if the previous action was rejected, changed nothing or undid the one before |
 | 8 | mean_logprob | mean per-token log-prob of the top action / 10, clipped to [-1, 0] |
+| 9 | since_change | steps since the state last changed / 5, clipped to [0, 1] |
+| 10 | repeats | times the current state was seen before in the episode / 3, clipped to [0, 1] |
+| 11 | undone | 1 if the previous action returned to the state before the one before |
+| 12 | top_is_last | 1 if the probe's top action is the action just taken (a loop in the making) |
+| 13 | copyable | 1 if the environment can be copied (lookahead is possible) |
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FEATURE_NAMES", "FEATURE_SCHEMA", "Features", "Probe", "make_probe"]
 
-FEATURE_SCHEMA = "aip-features/1"
+FEATURE_SCHEMA = "aip-features/2"
 FEATURE_NAMES = (
     "top1_prob",
     "margin",
@@ -44,6 +52,11 @@ FEATURE_NAMES = (
     "last_failed",
     "no_progress",
     "mean_logprob",
+    "since_change",
+    "repeats",
+    "undone",
+    "top_is_last",
+    "copyable",
 )
 
 
@@ -109,8 +122,9 @@ class Features:
             entropy = ent / math.log(n) if n > 1 else 0.0
             i = int(np.argmax(probe.logprobs))
             mean_lp = probe.logprobs[i] / max(1, probe.token_counts[i])
+            top_is_last = bool(context.history) and probe.actions[i] == context.history[-1]
         else:
-            top1, margin, entropy, mean_lp = 0.0, 0.0, 1.0, -10.0
+            top1, margin, entropy, mean_lp, top_is_last = 0.0, 0.0, 1.0, -10.0, False
         values = (
             top1,
             margin,
@@ -121,5 +135,10 @@ class Features:
             1.0 if context.last_failed else 0.0,
             1.0 if context.no_progress else 0.0,
             min(0.0, max(-1.0, mean_lp / 10.0)),
+            min(1.0, context.since_change / 5.0),
+            min(1.0, context.repeats / 3.0),
+            1.0 if context.undone else 0.0,
+            1.0 if top_is_last else 0.0,
+            1.0 if context.copyable else 0.0,
         )
         return cls(values=tuple(float(v) for v in values))

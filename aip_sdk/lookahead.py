@@ -14,6 +14,10 @@ best. The rating reads only what the environment tells any agent, never labels o
 
 Ties go to the candidates' vote order, so lookahead never does worse than the vote when the
 rollouts cannot tell the candidates apart. Every model call of the rollouts is in the ledger.
+
+A :class:`Rollout` keeps one record per step, so a rollout of horizon ``h`` cut to a shorter
+horizon (:meth:`Rollout.upto`) is the rollout that horizon would have run: trace collection
+records the longest and replay rates every shorter one with the same :func:`choose`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ from aip_sdk.cost import Cost
 from aip_sdk.errors import ConfigError
 from aip_sdk.observation import Observation
 
-__all__ = ["Rollout", "can_copy", "copy_env", "look_ahead", "state_key"]
+__all__ = [
+    "Rollout",
+    "RolloutStep",
+    "can_copy",
+    "choose",
+    "copy_env",
+    "look_ahead",
+    "replay",
+    "rollout",
+    "state_key",
+]
 
 REJECTED = 1.0
 NO_CHANGE = 0.5
@@ -48,7 +62,7 @@ def copy_env(env: Any) -> Any:
         ConfigError: the environment cannot be copied.
     """
     if not can_copy(env):
-        name = getattr(getattr(env, "unwrapped", env), "__class__", type(env)).__name__
+        name = type(getattr(env, "unwrapped", env)).__name__
         raise ConfigError(
             f"lookahead needs an environment that can be copied (a clone() method); {name} "
             f"cannot be (MiniWoB++ runs in a live browser). Use a strategy without lookahead"
@@ -64,35 +78,120 @@ def state_key(obs: Any, info: dict[str, Any] | None = None) -> str:
 
 
 @attrs.frozen(kw_only=True)
-class Rollout:
-    """One candidate tried in a copy and continued.
+class RolloutStep:
+    """One action of a rollout and what the environment said of it.
 
     Attributes:
-        action: the candidate.
-        actions: every action of the rollout, the candidate first.
-        success: the rollout reached the goal.
-        rating: what the environment's signals add up to (higher is better).
-        cost: the model calls of the continuation.
+        action: the action taken (the candidate at step 0, then the continuation's).
+        valid: the environment accepted it.
+        changed: the state changed.
+        repeat: the state after it had been seen before (in the episode or the rollout).
+        success: the goal was reached.
+        terminated: the episode ended.
+        reward: the environment's reward.
+        progress: ``info["goal_progress"]`` after it, where the suite reports it.
+        cost: what choosing this action cost (0 for the candidate, drawn by the decision).
     """
 
     action: str
-    actions: tuple[str, ...]
-    success: bool
-    rating: float
-    cost: Cost
+    valid: bool = True
+    changed: bool = True
+    repeat: bool = False
+    success: bool = False
+    terminated: bool = False
+    reward: float = 0.0
+    progress: float | None = None
+    cost: Cost = attrs.field(factory=Cost)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON without seconds (a trace holds what a re-run reproduces exactly)."""
+        out = attrs.asdict(self)
+        out["cost"] = {k: v for k, v in self.cost.to_dict().items() if k != "seconds"}
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RolloutStep:
+        return cls(**{**d, "cost": Cost(**d.get("cost", {}))})
+
+
+@attrs.frozen(kw_only=True)
+class Rollout:
+    """One candidate tried in a copy and continued; its rating derives from its steps."""
+
+    action: str
+    steps: tuple[RolloutStep, ...]
+    ended: bool = False
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(s.action for s in self.steps)
+
+    @property
+    def success(self) -> bool:
+        return any(s.success for s in self.steps)
+
+    @property
+    def cost(self) -> Cost:
+        """The model calls of the continuation."""
+        return Cost.total(s.cost for s in self.steps)
+
+    @property
+    def rating(self) -> float:
+        """What the environment's signals add up to (higher is better)."""
+        total = 0.0
+        for s in self.steps:
+            total += s.reward
+            if s.success:
+                return total
+            if not s.valid:
+                total -= REJECTED
+            elif not s.changed:
+                total -= NO_CHANGE
+            if s.repeat:
+                total -= REPEAT
+            if s.terminated:
+                total -= FAILED_END
+        last = self.steps[-1].progress if self.steps else None
+        return total + (PROGRESS * last if last is not None else 0.0)
 
     @property
     def score(self) -> float:
         """One number for the record: 100 minus the steps to success, else the rating."""
-        return 100.0 - len(self.actions) if self.success else self.rating
+        return 100.0 - len(self.steps) if self.success else self.rating
 
     @property
     def key(self) -> tuple[bool, float, float]:
         """Sort key: success, then fewer steps to it, then the rating."""
-        return (self.success, -len(self.actions) if self.success else 0.0, self.rating)
+        return (self.success, -len(self.steps) if self.success else 0.0, self.rating)
+
+    def covers(self, horizon: int) -> bool:
+        """The recording holds what ``horizon`` would have run (it ran as long, or ended)."""
+        if len(self.steps) >= horizon + 1:
+            return True
+        last = self.steps[-1] if self.steps else None
+        return last is not None and (last.success or last.terminated or self.ended)
+
+    def upto(self, horizon: int) -> Rollout:
+        """The rollout a shorter ``horizon`` would have run (its first ``horizon + 1`` steps)."""
+        return attrs.evolve(self, steps=self.steps[: horizon + 1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "steps": [s.to_dict() for s in self.steps],
+            "ended": self.ended,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Rollout:
+        return cls(
+            action=d["action"],
+            steps=tuple(RolloutStep.from_dict(s) for s in d["steps"]),
+            ended=bool(d.get("ended", False)),
+        )
 
 
-def _rollout(
+def rollout(
     policy: Any,
     env: Any,
     candidate: str,
@@ -100,59 +199,60 @@ def _rollout(
     *,
     horizon: int,
     seed: int,
-    seen: Iterable[str],
+    seen: Iterable[str] = (),
 ) -> Rollout:
+    """Take ``candidate`` in a copy of ``env``, then up to ``horizon`` greedy steps."""
     from aip_sdk.policy import derive_seed
 
     sim = copy_env(env)
     visited = set(seen)
     taken = list(history)
-    rating = 0.0
-    cost = Cost()
-    success = False
-    info: dict[str, Any] = {}
-    action = candidate
-    actions: list[str] = []
+    steps: list[RolloutStep] = []
+    action, cost = candidate, Cost()
+    ended = False
     try:
         for i in range(horizon + 1):
             obs, reward, terminated, truncated, info = sim.step(action)
-            actions.append(action)
             taken.append(action)
-            rating += float(reward)
-            if info.get("success"):
-                success = True
-                break
-            if not info.get("valid", True):
-                rating -= REJECTED
-            elif not info.get("changed", True):
-                rating -= NO_CHANGE
             key = state_key(obs, info)
-            if key in visited:
-                rating -= REPEAT
+            progress = info.get("goal_progress")
+            steps.append(
+                RolloutStep(
+                    action=action,
+                    valid=bool(info.get("valid", True)),
+                    changed=bool(info.get("changed", True)),
+                    repeat=key in visited,
+                    success=bool(info.get("success")),
+                    terminated=bool(terminated) and not info.get("success"),
+                    reward=float(reward),
+                    progress=None if progress is None else float(progress),
+                    cost=cost,
+                )
+            )
             visited.add(key)
-            if terminated:
-                rating -= FAILED_END
-                break
-            if truncated or i == horizon:
+            if info.get("success") or terminated or truncated or i == horizon:
+                ended = i < horizon  # stopped by the environment, not the horizon
                 break
             nxt = Observation.from_env(obs)
             if not nxt.actions:
+                ended = True
                 break
-            drawn, c = policy.draw(
+            drawn, cost = policy.draw(
                 nxt, taken, n=1, depth=0, seed=derive_seed(seed, i), temperature=0.0
             )
-            cost = cost + c
             action = drawn[0].action
-        progress = info.get("goal_progress")
-        if progress is not None and not success:
-            rating += PROGRESS * float(progress)
     finally:
         close = getattr(sim, "close", None)
         if callable(close):
             close()
-    return Rollout(
-        action=candidate, actions=tuple(actions), success=success, rating=rating, cost=cost
-    )
+    return Rollout(action=candidate, steps=tuple(steps), ended=ended)
+
+
+def choose(rollouts: Sequence[Rollout]) -> Rollout:
+    """The best rollout: success (sooner), then rating; ties to the first (the vote order)."""
+    if not rollouts:
+        raise ConfigError("lookahead needs at least one candidate")
+    return max(rollouts, key=lambda r: r.key)
 
 
 def look_ahead(
@@ -183,12 +283,20 @@ def look_ahead(
         raise ConfigError("lookahead needs at least one candidate")
     visited = tuple(seen)
     rollouts: list[Rollout] = []
-    cost = Cost()
     for cand in candidates:
-        r = _rollout(policy, env, cand, history, horizon=horizon, seed=seed, seen=visited)
+        r = rollout(policy, env, cand, history, horizon=horizon, seed=seed, seen=visited)
         rollouts.append(r)
-        cost = cost + r.cost
-        if r.success and len(r.actions) == 1:  # the candidate itself wins: nothing beats it
+        if r.success and len(r.steps) == 1:  # the candidate itself wins: nothing beats it
             break
-    best = max(rollouts, key=lambda r: r.key)  # max keeps the first of equals: vote order
-    return best.action, rollouts, cost
+    return choose(rollouts).action, rollouts, Cost.total(r.cost for r in rollouts)
+
+
+def replay(rollouts: Sequence[Rollout], horizon: int) -> tuple[str, Cost]:
+    """What :func:`look_ahead` with ``horizon`` would have chosen and spent, from recorded
+    rollouts of a horizon at least as long (in vote order, as recorded)."""
+    tried: list[Rollout] = []
+    for r in rollouts:
+        tried.append(r.upto(horizon))
+        if r.steps and r.steps[0].success:
+            break
+    return choose(tried).action, Cost.total(r.cost for r in tried)

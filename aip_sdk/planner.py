@@ -12,7 +12,7 @@ import attrs
 from aip_sdk.backend import Backend
 from aip_sdk.context import StepContext
 from aip_sdk.controllers import Controller, make_controller
-from aip_sdk.controllers.oracle import OracleController
+from aip_sdk.controllers.base import StepView
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError, EnvironmentError_
@@ -22,7 +22,6 @@ from aip_sdk.observation import Observation
 from aip_sdk.policy import (
     DEFAULT_REASONING_BUDGETS,
     Policy,
-    aggregate,
     derive_seed,
     rank,
     weighted_scores,
@@ -88,9 +87,21 @@ class Planner:
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
 
     def __attrs_post_init__(self) -> None:
+        from aip_sdk.controllers.learned import LearnedController
+
+        ctrl = self.controller
+        if isinstance(ctrl, LearnedController):
+            if ctrl.shipped:  # the controller shipped for this model, where there is one
+                self.controller = ctrl = LearnedController.shipped_for(self.backend.model_name)
+            ctrl.check_model(self.backend.model_name)
         self._policy = Policy(
             self.backend, temperature=self.temperature, reasoning_budgets=self.reasoning_budgets
         )
+
+    @property
+    def policy(self) -> Policy:
+        """The policy that draws this planner's candidates (collection draws its pools)."""
+        return self._policy
 
     def __repr__(self) -> str:
         return f"<Planner model={self.backend.model_name!r} controller={self.controller.spec!r}>"
@@ -142,7 +153,8 @@ class Planner:
             context: the episode's step context (default: a fresh one, as at step 0).
             env: the environment in its current state; needed only by decisions that look
                 ahead (it is copied, never stepped).
-            good_actions: the actions on an optimal path; only the ``oracle`` reads them.
+            good_actions: the actions on an optimal path; only bounds that declare
+                ``needs_labels`` (the ``oracle``) read them.
             seed: sampling seed; defaults to one derived from the planner's seed and the step.
 
         Returns:
@@ -158,20 +170,62 @@ class Planner:
                 "the observation lists no admissible actions; the planner chooses among "
                 "obs['actions'], so the environment must provide them"
             )
-        ctx = context if context is not None else StepContext.start(limit=self.max_steps)
+        ctx = context if context is not None else StepContext.start(limit=self.max_steps, env=env)
         step_seed = derive_seed(self.seed, ctx.step) if seed is None else seed
-        if isinstance(self.controller, OracleController):
-            if good_actions is None:
-                raise ConfigError(
-                    "the oracle needs the good actions of each step; use an environment with "
-                    "good_actions() (blocksworld, grid, alfworld) or pass good_actions="
-                )
-            with self._lock:
-                return self._oracle_act(obs, ctx, good=good_actions, seed=step_seed)
         with self._lock:
             look = self._observe(obs, ctx, probe=self.controller.needs_probe)
-            decision = self.controller.decide(look.features)
+            trials: dict[Decision, StepRecord] = {}
+            view = StepView(features=look.features, context=ctx)
+            if self.controller.needs_labels:
+                if good_actions is None:
+                    raise ConfigError(
+                        f"the {self.controller.name!r} strategy needs the good actions of each "
+                        f"step; use an environment with good_actions() (blocksworld, grid, "
+                        f"alfworld, miniwob) or pass good_actions="
+                    )
+
+                def trial(decision: Decision) -> StepRecord:
+                    if decision not in trials:
+                        trials[decision] = self._trial(obs, ctx, decision, look, env, step_seed)
+                    return trials[decision]
+
+                view = attrs.evolve(view, labels=frozenset(good_actions), trial=trial)
+            decision = self.controller.decide(view)
+            if decision in trials:
+                return trials[decision]
             return self._carry_out(obs, ctx, decision, look, env=env, seed=step_seed)
+
+    def _trial(
+        self,
+        obs: Observation,
+        ctx: StepContext,
+        decision: Decision,
+        look: Look,
+        env: Any,
+        seed: int,
+    ) -> StepRecord:
+        """Carry ``decision`` out in hindsight, costed as if it were the step's only one.
+
+        The probe ran first and evaluated the prompt; a trial after it reuses that prompt, so
+        its own record lacks the prompt's cost, which is added back (the probe's continuations
+        are added only to ``k=0``, which acts on the probe).
+        """
+        probe = look.probe
+        assert probe is not None  # a bound needs the probe
+        rec = self._carry_out(
+            obs, ctx, decision, attrs.evolve(look, cost=Cost()), env=env, seed=seed
+        )
+        if decision.uses_probe:
+            return attrs.evolve(rec, cost=rec.cost + look.cost)
+        scored = sum(max(0, n - 1) for n in probe.token_counts)
+        total = max(1, look.cost.prompt_tokens)
+        prompt = max(0, look.cost.prompt_tokens - scored)
+        share = Cost(
+            prompt_tokens=prompt,
+            reused_prompt_tokens=look.cost.reused_prompt_tokens,
+            seconds=look.cost.seconds * prompt / total,
+        )
+        return attrs.evolve(rec, cost=rec.cost + share)
 
     def observe(
         self,
@@ -267,6 +321,10 @@ class Planner:
             action, votes = order[0], dict(Counter(c.action for c in candidates))
             if first.vote == "weighted":
                 scores = weighted_scores(candidates)
+            if first.lookahead and not can_copy(env) and not self.controller.needs_copy:
+                # A controller that can do without (a learned one reads the `copyable`
+                # feature) gets the vote where the environment cannot be copied.
+                first = attrs.evolve(first, lookahead=0)
             if first.lookahead and len(order) > 1:
                 if env is None:
                     raise ConfigError(
@@ -293,53 +351,6 @@ class Planner:
             votes=votes,
             cost=cost,
             scores=scores,
-        )
-
-    def _oracle_act(
-        self,
-        obs: Observation,
-        ctx: StepContext,
-        *,
-        good: Collection[str],
-        seed: int,
-    ) -> StepRecord:
-        history = ctx.history
-        ctrl = self.controller
-        assert isinstance(ctrl, OracleController)
-        order = ctrl.ordered(self.reasoning_budgets)
-        pools: dict[int, list[Candidate]] = {}
-        costs: dict[int, Cost] = {}
-        chosen: Decision | None = None
-        for d in order:
-            if d.depth not in pools:
-                pools[d.depth], costs[d.depth] = self._policy.draw(
-                    obs, history, n=ctrl.pool_size, depth=d.depth, seed=derive_seed(seed, d.depth)
-                )
-            if ctrl.choose(pools, good, [d]) is not None:
-                chosen = d
-                break
-        chosen = chosen or order[0]
-        cands = pools[chosen.depth][: chosen.k]
-        pool_cost = costs[chosen.depth]
-        share = chosen.k / max(1, len(pools[chosen.depth]))
-        cost = Cost(
-            llm_calls=1 + (chosen.k if chosen.depth > 0 else 0),
-            prompt_tokens=pool_cost.prompt_tokens
-            - sum(c.prompt_tokens for c in pools[chosen.depth])
-            + sum(c.prompt_tokens for c in cands),
-            reused_prompt_tokens=pool_cost.reused_prompt_tokens,
-            generated_tokens=sum(c.generated_tokens for c in cands),
-            seconds=pool_cost.seconds * share,
-        )
-        action, votes = aggregate(cands)
-        return StepRecord(
-            index=ctx.step,
-            features=None,
-            decision=chosen,
-            candidates=tuple(cands),
-            action=action,
-            votes=votes,
-            cost=cost,
         )
 
     # -- a whole episode -------------------------------------------------------------------------
@@ -372,7 +383,7 @@ class Planner:
             copy_env(env)  # raises the explanation
         limit = max_steps or self.max_steps
         obs, info = env.reset(seed=seed, options=options)
-        ctx = StepContext.start(obs, info, limit=limit, budget_tokens=budget_tokens)
+        ctx = StepContext.start(obs, info, limit=limit, budget_tokens=budget_tokens, env=env)
         records: list[StepRecord] = []
         total = Cost()
         stop_reason = "max_steps"
@@ -384,7 +395,7 @@ class Planner:
             if ctx.over_budget():
                 stop_reason = "budget"
                 break
-            good = labels() if callable(labels) and self.controller.name == "oracle" else None
+            good = labels() if callable(labels) and self.controller.needs_labels else None
             record = self.act(
                 obs, context=ctx, env=env, good_actions=good, seed=derive_seed(base, step)
             )

@@ -20,6 +20,7 @@ import attrs
 
 from aip_sdk.decision import Decision
 from aip_sdk.errors import DataError
+from aip_sdk.lookahead import Rollout
 from aip_sdk.records import token_confidence
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
     "write_json_atomic",
 ]
 
-TRACE_VERSION = "aip-trace/1"
+TRACE_VERSION = "aip-trace/2"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -73,39 +74,74 @@ class PoolSample:
 
 @attrs.frozen(kw_only=True)
 class StepTrace:
-    """One visited step: features, the probe's cost, the labelled pools and the action taken."""
+    """One visited step: what any decision of the table would have chosen there, and its cost.
+
+    Attributes:
+        index: the step number.
+        features: the features the probe and the step context gave.
+        prompt_tokens: prompt tokens a step evaluates here (the prompt minus what it shares
+            with the previous step's prompt, which the KV cache keeps).
+        probe_top: the probe's top action (what ``k=0`` takes).
+        probe_tokens: the probe's own tokens beyond the prompt (the scored continuations).
+        pools: depth -> the candidates drawn there, in draw order (k samples = the first k).
+        rollouts: action -> its rollout in a copy of the environment, for the distinct actions
+            among the first ``lookahead_k`` depth-0 candidates (empty if it cannot be copied).
+        good: the good actions (on an optimal path), from the environment's labels.
+        taken: the action the behaviour policy took.
+    """
 
     index: int
     features: tuple[float, ...]
+    prompt_tokens: int
+    probe_top: str
     probe_tokens: int
     pools: dict[int, tuple[PoolSample, ...]]
+    rollouts: dict[str, Rollout] = attrs.field(factory=dict)
     good: tuple[str, ...]
     taken: str
 
-    def vote(self, decision: Decision) -> PoolSample | None:
-        """The candidate a decision would have chosen (majority of the pool prefix, ties by
-        log-prob), or ``None`` when the pool is smaller than ``k``."""
+    def outcome(self, decision: Decision, *, probe_paid: bool = False) -> tuple[str, int] | None:
+        """The action ``decision`` would have chosen here and the tokens it would have spent
+        (the prompt, the probe when ``k=0`` or ``probe_paid``, the candidates and rollouts),
+        or ``None`` when the recording cannot tell (a pool smaller than k, a rollout missing or
+        shorter than the lookahead)."""
+        from aip_sdk.lookahead import replay
+        from aip_sdk.policy import rank
+
+        tokens = self.prompt_tokens + (self.probe_tokens if probe_paid else 0)
+        if decision.uses_probe:
+            return self.probe_top, self.prompt_tokens + self.probe_tokens
         pool = self.pools.get(decision.depth, ())
         if len(pool) < decision.k:
             return None
-        from aip_sdk.policy import aggregate
-
         head = pool[: decision.k]
-        top, _ = aggregate(head)
-        return max((s for s in head if s.action == top), key=lambda s: s.logprob)
+        tokens += sum(s.tokens for s in head)
+        order = rank(head, vote=decision.vote)
+        # Without rollouts the environment could not be copied: serving falls back to the vote.
+        if not decision.lookahead or len(order) == 1 or not self.rollouts:
+            return order[0], tokens
+        rolls = [self.rollouts.get(a) for a in order]
+        if any(r is None or not r.covers(decision.lookahead) for r in rolls):
+            return None
+        action, cost = replay([r for r in rolls if r is not None], decision.lookahead)
+        return action, tokens + cost.tokens
 
-    def cost(self, decision: Decision) -> int:
-        """Tokens the decision would have spent here (the probe is counted separately)."""
-        return sum(s.tokens for s in self.pools.get(decision.depth, ())[: decision.k])
+    def good_for(self, decision: Decision) -> bool | None:
+        """Whether ``decision`` would have chosen a good action (``None``: cannot tell)."""
+        out = self.outcome(decision)
+        return None if out is None else out[0] in self.good
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "features": list(self.features),
+            "prompt_tokens": self.prompt_tokens,
+            "probe_top": self.probe_top,
             "probe_tokens": self.probe_tokens,
             "good": list(self.good),
             "taken": self.taken,
             "pools": {str(d): [attrs.asdict(s) for s in p] for d, p in self.pools.items()},
+            "rollouts": {a: r.to_dict() for a, r in self.rollouts.items()},
         }
 
     @classmethod
@@ -113,10 +149,13 @@ class StepTrace:
         return cls(
             index=int(d["index"]),
             features=tuple(float(x) for x in d["features"]),
+            prompt_tokens=int(d["prompt_tokens"]),
+            probe_top=str(d["probe_top"]),
             probe_tokens=int(d["probe_tokens"]),
             good=tuple(d["good"]),
             taken=str(d["taken"]),
             pools={int(k): tuple(PoolSample(**s) for s in v) for k, v in d["pools"].items()},
+            rollouts={a: Rollout.from_dict(r) for a, r in d.get("rollouts", {}).items()},
         )
 
 
@@ -153,7 +192,10 @@ class EpisodeTrace:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EpisodeTrace:
         if d.get("version") != TRACE_VERSION:
-            raise DataError(f"trace version {d.get('version')!r} is not {TRACE_VERSION!r}")
+            raise DataError(
+                f"trace version {d.get('version')!r} is not {TRACE_VERSION!r}; traces of an "
+                f"older SDK cannot be replayed with this one: collect them again"
+            )
         return cls(
             suite=d["suite"],
             split=d["split"],

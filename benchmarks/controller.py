@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aip_sdk.controllers.base import StepView
 from aip_sdk.controllers.learned import LearnedController, default_controller_path
 from aip_sdk.decision import DEFAULT_DECISION_TABLE
 from aip_sdk.features import FEATURE_NAMES, Features
@@ -46,11 +47,11 @@ def main() -> None:
         for _ in range(args.n)
     ]
     for f in feats[:200]:
-        ctrl.decide(f)
+        ctrl.decide(StepView(features=f))
     times = []
     for f in feats:
         t0 = time.perf_counter()
-        ctrl.decide(f)
+        ctrl.decide(StepView(features=f))
         times.append(time.perf_counter() - t0)
     us = np.asarray(times) * 1e6
     print(f"controller: {label}")

@@ -32,6 +32,7 @@ import click
 import numpy as np
 
 from aip_sdk.context import StepContext
+from aip_sdk.cost import Cost
 from aip_sdk.lookahead import can_copy
 from aip_sdk.planner import Planner
 from aip_sdk.policy import derive_seed, rank
@@ -43,22 +44,30 @@ TRAIN_SPLITS = {
     "alfworld": "valid_train",
     "miniwob": "train",
 }
-# (row name, strategy spec run, how the action is read from the record)
-OPTIONS: list[tuple[str, str, str]] = [
-    ("probe top (k=0)", "fixed:k=0", "action"),
-    ("1 sample", "fixed:k=1", "action"),
-    ("majority of 2", "fixed:k=2", "majority"),
-    ("weighted of 2", "fixed:k=2", "weighted"),
-    ("majority of 4", "fixed:k=4", "majority"),
-    ("weighted of 4", "fixed:k=4", "weighted"),
-    ("majority of 8", "fixed:k=8", "majority"),
-    ("weighted of 8", "fixed:k=8", "weighted"),
-    ("pass@8", "fixed:k=8", "any"),
-    ("think, then choose", "fixed:k=1,depth=1", "action"),
-    ("lookahead h=1 (4 samples)", "fixed:k=4,lookahead=1", "action"),
-    ("lookahead h=2 (4 samples)", "fixed:k=4,lookahead=2", "action"),
-    ("lookahead h=4 (4 samples)", "fixed:k=4,lookahead=4", "action"),
+# Options measured by running them (cold KV cache, the Planner's own step code) ...
+MEASURED = {
+    "probe top (k=0)": "fixed:k=0",
+    "1 sample": "fixed:k=1",
+    "k=8": "fixed:k=8",
+    "think, then choose": "fixed:k=1,depth=1",
+}
+# ... and the rows of the table, in order.
+OPTIONS = [
+    "probe top (k=0)",
+    "1 sample",
+    "majority of 2",
+    "weighted of 2",
+    "majority of 4",
+    "weighted of 4",
+    "majority of 8",
+    "weighted of 8",
+    "pass@8",
+    "think, then choose",
+    "lookahead h=1 (4 samples)",
+    "lookahead h=2 (4 samples)",
+    "lookahead h=4 (4 samples)",
 ]
+HORIZONS = (1, 2, 4)
 
 
 def _state(suite: Any, split: str, index: int, seed: int) -> tuple[Any, Any, StepContext, set[str]]:
@@ -69,7 +78,7 @@ def _state(suite: Any, split: str, index: int, seed: int) -> tuple[Any, Any, Ste
         task = tasks[rng.randrange(len(tasks))]
         env = suite.make(task.task_id, split)
         obs, info = env.reset(seed=derive_seed(seed, index))
-        ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", 30))
+        ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", 30), env=env)
         optimal = info.get("optimal_steps") or 8
         depth = rng.randrange(max(1, int(optimal)))
         good = set(env.good_actions())
@@ -78,7 +87,7 @@ def _state(suite: Any, split: str, index: int, seed: int) -> tuple[Any, Any, Ste
                 break
             action = sorted(good)[0]
             obs, _r, term, trunc, info = env.step(action)
-            ctx.advance(action, obs, info, cost=_zero())
+            ctx.advance(action, obs, info, Cost())
             if info.get("success") or term or trunc:
                 break
             good = set(env.good_actions())
@@ -88,15 +97,21 @@ def _state(suite: Any, split: str, index: int, seed: int) -> tuple[Any, Any, Ste
     raise RuntimeError(f"no labelled state found for state {index}")
 
 
-def _zero() -> Any:
-    from aip_sdk.cost import Cost
-
-    return Cost()
-
-
 def measure_state(backend: Any, suite: Any, split: str, index: int, seed: int) -> dict[str, Any]:
-    """Run every option at one labelled state; return the per-option outcome."""
+    """Every option at one labelled state: whether it chose a good action, what it cost.
+
+    The probe, one sample, 8 samples and think-then-choose run as they would in an episode
+    (``Planner.act``, cold cache). 2 and 4 samples are the first 2 and 4 of the 8 (each sample
+    has its own seed, so they are the samples a draw of 2 or 4 would give; their tokens are
+    exact, their seconds interpolated between the measured 1 and 8). Lookahead tries the
+    distinct candidates of the first 4 samples with horizon 4 (``look_ahead``, the function
+    ``act`` calls); horizons 1 and 2 are the same rollouts cut short (``lookahead.replay``),
+    with their model calls' seconds.
+    """
+    from aip_sdk.lookahead import look_ahead, replay
+
     env, obs, ctx, good = _state(suite, split, index, seed)
+    step_seed = derive_seed(seed, index, 7)
     out: dict[str, Any] = {
         "index": index,
         "task_id": getattr(env, "task_id", ""),
@@ -105,38 +120,73 @@ def measure_state(backend: Any, suite: Any, split: str, index: int, seed: int) -
         "good": sorted(good),
         "options": {},
     }
-    runs: dict[str, Any] = {}
+    opts = out["options"]
+
+    def row(action: str | None, cost: Any, seconds: float, correct: bool | None = None) -> dict:
+        return {
+            "action": action,
+            "correct": bool(action in good) if correct is None else correct,
+            "tokens": cost.tokens,
+            "prompt_tokens": cost.prompt_tokens,
+            "generated_tokens": cost.generated_tokens,
+            "calls": cost.llm_calls,
+            "seconds": seconds,
+        }
+
     try:
-        for name, spec, read in OPTIONS:
-            if "lookahead" in spec and not can_copy(env):
-                continue
-            rec = runs.get(spec)
-            if rec is None:
-                reset = getattr(backend, "reset_cache", None)
-                if callable(reset):
-                    reset()
-                planner = Planner(backend=backend, controller=spec, seed=seed)
-                t0 = time.perf_counter()
-                rec = planner.act(obs, context=ctx, env=env, seed=derive_seed(seed, index, 7))
-                rec = (rec, time.perf_counter() - t0)
-                runs[spec] = rec
-            record, wall = rec
-            if read == "action":
-                chosen = [record.action]
-            elif read == "any":
-                chosen = sorted({c.action for c in record.candidates})
+        recs = {}
+        for name, spec in MEASURED.items():
+            reset = getattr(backend, "reset_cache", None)
+            if callable(reset):
+                reset()
+            planner = Planner(backend=backend, controller=spec, seed=seed)
+            t0 = time.perf_counter()
+            rec = planner.act(obs, context=ctx, env=env, seed=step_seed)
+            recs[name] = (rec, time.perf_counter() - t0)
+        for name in ("probe top (k=0)", "1 sample", "think, then choose"):
+            rec, wall = recs[name]
+            opts[name] = row(rec.action, rec.cost, wall)
+        rec8, wall8 = recs["k=8"]
+        wall1 = recs["1 sample"][1]
+        prompt = rec8.cost.prompt_tokens
+
+        def head(k: int) -> tuple[Any, Any, float]:
+            cands = rec8.candidates[:k]
+            gen = sum(c.generated_tokens for c in cands)
+            cost = Cost(llm_calls=1, prompt_tokens=prompt, generated_tokens=gen)
+            return cands, cost, wall1 + (wall8 - wall1) * (k - 1) / 7
+
+        for k in (2, 4, 8):
+            cands, cost, wall = head(k)
+            for vote in ("majority", "weighted"):
+                opts[f"{vote} of {k}"] = row(rank(cands, vote=vote)[0], cost, wall)
+        cands, cost, wall = head(8)
+        opts["pass@8"] = row(None, cost, wall, correct=any(c.action in good for c in cands))
+        if can_copy(env):
+            cands, cost4, wall4 = head(4)
+            order = rank(cands)
+            planner = Planner(backend=backend, controller="fixed:k=1", seed=seed)
+            t0 = time.perf_counter()
+            if len(order) > 1:
+                _a, rollouts, _c = look_ahead(
+                    planner._policy,
+                    env,
+                    order,
+                    ctx.history,
+                    horizon=max(HORIZONS),
+                    seed=derive_seed(step_seed, 104729),
+                    seen=list(ctx.states),
+                )
             else:
-                chosen = [rank(record.candidates, vote=read)[0]]
-            out["options"][name] = {
-                "spec": spec,
-                "correct": any(a in good for a in chosen) if read == "any" else chosen[0] in good,
-                "action": chosen[0],
-                "tokens": record.cost.tokens,
-                "prompt_tokens": record.cost.prompt_tokens,
-                "generated_tokens": record.cost.generated_tokens,
-                "calls": record.cost.llm_calls,
-                "seconds": wall,
-            }
+                rollouts = []
+            look_wall = time.perf_counter() - t0
+            full = replay(rollouts, max(HORIZONS))[1].seconds if rollouts else 0.0
+            for h in HORIZONS:
+                action, extra = replay(rollouts, h) if rollouts else (order[0], Cost())
+                share = extra.seconds / full if full else 1.0
+                opts[f"lookahead h={h} (4 samples)"] = row(
+                    action, cost4 + extra, wall4 + look_wall * share
+                )
     finally:
         env.close()
     return out
@@ -186,13 +236,19 @@ Produced by `bash scripts/headroom.sh`, which runs `python benchmarks/headroom.p
 and suite (pinned, one process per core), then `python benchmarks/headroom.py report`.
 
 Each state is a labelled state of the suite's training split (a task, then a random number of
-steps along good actions); every option runs through the Planner's own step code from a cold KV
-cache, with the same seed. **Accuracy**: the chosen action is on an optimal path (95% bootstrap
-interval). **Tokens**: every token the model processed for the step: the evaluated prompt (the
-probe's and the lookahead rollouts' included) plus the generated tokens. **Seconds**: wall clock
-of the step on one pinned core of this 2-core machine. **vs 1 sample**: the accuracy difference
-against one sample on the same states, with its paired 95% interval. Majority and weighted votes
-of k samples share one draw (same seed), so they cost the same.
+steps along good actions). The probe, 1 sample, 8 samples and think-then-choose run through the
+Planner's own step code from a cold KV cache with the same seed; 2 and 4 samples are the first
+2 and 4 of the 8 (every sample has its own seed: they are what a draw of 2 or 4 gives; seconds
+interpolated between 1 and 8); lookahead rates the distinct candidates of the first 4 samples
+with rollouts of horizon 4, and horizons 1 and 2 are those rollouts cut short (what a shorter
+horizon runs; `aip_sdk.lookahead.replay`).
+
+**Accuracy**: the chosen action is on an optimal path (95% bootstrap interval). **Tokens**:
+every token the model processed for the step: the evaluated prompt (the probe's and the
+lookahead rollouts' included) plus the generated tokens. **Seconds**: wall clock of the step on
+one pinned core of this 2-core machine. **vs 1 sample**: the accuracy difference against one
+sample on the same states, with its paired 95% interval. Majority and weighted votes of k
+samples share one draw (same seed), so they cost the same.
 """
 
 
@@ -216,7 +272,7 @@ def report(work: str, out: str) -> None:
     lines: list[str] = []
     summary: list[str] = []
     for (model, suite), states in sorted(rows.items()):
-        names = [n for n, _, _ in OPTIONS if all(n in s["options"] for s in states)]
+        names = [n for n in OPTIONS if all(n in s["options"] for s in states)]
         base = [float(s["options"]["1 sample"]["correct"]) for s in states]
         chance = float(np.mean([len(s["good"]) / max(1, s["actions"]) for s in states]))
         lines += [

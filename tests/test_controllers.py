@@ -13,6 +13,7 @@ from aip_sdk.controllers import (
     FixedController,
     beta_stop_probability,
 )
+from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import DEFAULT_DECISION_TABLE
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 from aip_sdk.testing import build_controller_file
@@ -21,7 +22,7 @@ from aip_sdk.testing import build_controller_file
 def run_sequential(ctrl, answers):
     """Feed ``answers`` to a sequential rule the way the Planner does; return how many it drew."""
     drawn: list[str] = []
-    want = ctrl.decide(None).k
+    want = ctrl.decide(StepView()).k
     it = iter(answers)
     while want:
         drawn += [next(it) for _ in range(want)]
@@ -51,7 +52,7 @@ def test_esc_stops_on_a_unanimous_window():
 
 
 def test_fixed_and_sc_draw_k_at_once():
-    assert FixedController(k=4, depth=1).decide(None) == Decision(k=4, depth=1)
+    assert FixedController(k=4, depth=1).decide(StepView()) == Decision(k=4, depth=1)
     assert run_sequential(make_controller("sc:k=8"), ["a"] * 8) == 8
 
 
@@ -59,8 +60,8 @@ def test_conf_escalates_below_the_threshold():
     gate = ConfidenceGate(threshold=0.6)
     sure = Features(values=(0.9, 0.8, 0.1, 0.3, 0, 0, 0, 0, -0.05))
     unsure = Features(values=(0.4, 0.1, 0.9, 0.3, 0, 0, 0, 0, -0.3))
-    assert gate.decide(sure) == Decision(k=1, depth=0)
-    assert gate.decide(unsure) == Decision(k=8, depth=1)
+    assert gate.decide(StepView(features=sure)) == Decision(k=1, depth=0)
+    assert gate.decide(StepView(features=unsure)) == Decision(k=8, depth=1)
 
 
 @pytest.mark.parametrize(
@@ -118,22 +119,22 @@ def test_learned_controller_round_trip(tmp_path):
     path = _tiny_controller(tmp_path / "c.onnx", prefer=8)
     ctrl = make_controller(f"learned:{path}")
     assert ctrl.table == DEFAULT_DECISION_TABLE
-    confident = Features(values=(0.95, 0.9, 0.1, 0.3, 0, 0, 0, 0, -0.01))
-    unsure = Features(values=(0.2, 0.0, 1.0, 0.3, 0, 0, 0, 0, -0.5))
-    assert ctrl.decide(confident) == DEFAULT_DECISION_TABLE[0]
-    assert ctrl.decide(unsure) == DEFAULT_DECISION_TABLE[8]
+    confident = Features(values=(0.95, 0.9, 0.1, 0.3, 0, 0, 0, 0, -0.01, 0, 0, 0, 0, 1))
+    unsure = Features(values=(0.2, 0.0, 1.0, 0.3, 0, 0, 0, 0, -0.5, 0, 0, 0, 0, 1))
+    assert ctrl.decide(StepView(features=confident)) == DEFAULT_DECISION_TABLE[0]
+    assert ctrl.decide(StepView(features=unsure)) == DEFAULT_DECISION_TABLE[8]
     assert path.stat().st_size < 64 * 1024
 
 
-def test_learned_controller_refuses_another_schema(tmp_path):
-    path = _tiny_controller(tmp_path / "old.onnx", schema="aip-features/0")
-    with pytest.raises(ControllerError, match=r"aip-features/0.*aip-features/1"):
+def test_learned_controller_of_schema_1_is_refused_naming_the_schema_it_needs(tmp_path):
+    path = _tiny_controller(tmp_path / "old.onnx", schema="aip-features/1", width=9)
+    with pytest.raises(ControllerError, match=r"aip-features/1.*aip-features/2.*retrain"):
         make_controller(f"learned:{path}")
 
 
 def test_learned_controller_refuses_a_wrong_input_width(tmp_path):
     path = _tiny_controller(tmp_path / "wide.onnx", width=12)
-    with pytest.raises(ControllerError, match="expects 12 features"):
+    with pytest.raises(ControllerError, match="expects 12 features but schema 'aip-features/2' has 14"):
         make_controller(f"learned:{path}")
 
 

@@ -8,6 +8,7 @@ import pytest
 from aip_sdk import ConfigError, Cost, Decision, Planner
 from aip_sdk.context import StepContext
 from aip_sdk.controllers import make_controller
+from aip_sdk.controllers.base import StepView
 from aip_sdk.testing import ScriptedBackend
 
 OBS = {"text": "You are in a room.", "goal": "leave", "actions": ("open door", "wait", "sing")}
@@ -62,7 +63,7 @@ def test_weighted_vote_records_its_scores():
 
 def test_temperature_is_a_parameter_of_the_decision():
     ctrl = make_controller("fixed:k=2,temperature=0.3")
-    assert ctrl.decide(None) == Decision(k=2, temperature=0.3)
+    assert ctrl.decide(StepView()) == Decision(k=2, temperature=0.3)
     assert make_controller(ctrl.spec) == ctrl
     b = ScriptedBackend(samples=["wait", "wait"])
     Planner(backend=b, controller=ctrl).act(OBS)
@@ -76,7 +77,7 @@ def test_temperature_is_a_parameter_of_the_decision():
 def test_specs_round_trip(spec):
     ctrl = make_controller(spec)
     assert make_controller(ctrl.spec) == ctrl
-    assert Decision.from_dict(ctrl.decide(None).to_dict()) == ctrl.decide(None)
+    assert Decision.from_dict(ctrl.decide(StepView()).to_dict()) == ctrl.decide(StepView())
 
 
 def test_lookahead_step_ledger_holds_every_model_call(blocksworld):

@@ -88,15 +88,24 @@ def test_repr_is_short_and_informative():
     )
 
 
-def test_oracle_takes_the_cheapest_decision_whose_vote_is_good():
-    pool = ["wait", "open door", "open door", "open door"] + ["wait"] * 12
-    b = ScriptedBackend(samples=pool)
+def test_oracle_takes_the_cheapest_decision_whose_action_is_good():
+    # the probe prefers "wait" (bad); one sample says "wait"; two samples say "open door"
+    b = ScriptedBackend(samples=["wait", "open door", "open door"], scores={"wait": -0.5})
     rec = Planner(backend=b, controller="oracle").act(OBS, good_actions={"open door"})
-    assert rec.decision == Decision(k=4, depth=0)
+    assert rec.decision == Decision(k=2)
     assert rec.action == "open door"
-    assert [c.action for c in rec.candidates] == pool[:4]
-    assert rec.cost.generated_tokens == 1 + 2 + 2 + 2  # only the first four candidates count
-    assert b.requests[0][1]["n"] == 16 and len(b.requests) == 1  # one pool, no deeper draws
+    assert [op for op, _ in b.requests] == ["score", "sample", "sample"]  # cheapest first
+    # counted as if k=2 had been the only decision: the prompt once and its two candidates
+    prompt = b.count_tokens(b.requests[0][1]["prompt"])
+    assert rec.cost.prompt_tokens == prompt + b.count_tokens(b.requests[2][1]["prompt"])
+    assert rec.cost.generated_tokens == 2 + 2
+
+
+def test_oracle_takes_the_probe_when_its_top_action_is_good():
+    b = ScriptedBackend(scores={"open door": -0.1})
+    rec = Planner(backend=b, controller="oracle").act(OBS, good_actions={"open door"})
+    assert rec.decision == Decision(k=0) and rec.action == "open door"
+    assert len(b.requests) == 1 and rec.cost.generated_tokens == 0
 
 
 def test_oracle_needs_good_action_labels():

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from aip_sdk import ControllerError, make_controller
+from aip_sdk import ControllerError, Cost, DataError, make_controller
+from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import Decision
+from aip_sdk.lookahead import Rollout, RolloutStep
 from aip_sdk.traces import EpisodeTrace, PoolSample, StepTrace, TraceStore
 from aip_sdk.training.collect import Collector, decision_table_for
 from aip_sdk.training.replay import ReplayEnv, evaluate
 
-TABLE = decision_table_for({0: 4, 1: 2})  # (1,0) (2,0) (4,0) (1,1) (2,1)
+TABLE = decision_table_for({0: 4}, horizon=1)
+# k=0, k=1, k=2 (majority, weighted), k=4 (majority, weighted), k=4 + lookahead 1
+F = (0.4, 0.1, 0.9, 0.3, 0.0, 0.0, 0.0, 0.0, -0.2, 0.0, 0.0, 0.0, 0.0, 1.0)
 
 
 def sample(action, good, gen=5, prompt=0, lp=-1.0):
@@ -23,30 +28,38 @@ def sample(action, good, gen=5, prompt=0, lp=-1.0):
     )
 
 
+def roll(action, *rest, success=False, cost=30):
+    steps = [RolloutStep(action=action)]
+    steps += [RolloutStep(action=a, cost=Cost(prompt_tokens=cost)) for a in rest]
+    if success:
+        steps[-1] = attrs.evolve(steps[-1], success=True)
+    return Rollout(action=action, steps=tuple(steps))
+
+
 def hand_trace():
-    """Two steps. Step 0: depth-0 samples are bad at k=1, good by majority at k>=4.
-    Step 1: every depth-0 sample is good."""
+    """Two steps. Step 0: one sample is bad, the majority of 4 is good, the probe is bad, the
+    lookahead finds the good action. Step 1: every sample and the probe are good."""
     s0 = StepTrace(
         index=0,
-        features=(0.4, 0.1, 0.9, 0.3, 0.0, 0.0, 0.0, 0.0, -0.2),
-        probe_tokens=50,
+        features=F,
+        prompt_tokens=100,
+        probe_top="b",
+        probe_tokens=10,
         good=("a",),
         taken="a",
-        pools={
-            0: (sample("b", False), sample("a", True), sample("a", True), sample("a", True)),
-            1: (sample("a", True, gen=20, prompt=10), sample("a", True, gen=20, prompt=10)),
-        },
+        pools={0: (sample("b", False), sample("a", True), sample("a", True), sample("a", True))},
+        rollouts={"a": roll("a", "x", success=True), "b": roll("b", "y")},
     )
     s1 = StepTrace(
         index=1,
-        features=(0.95, 0.9, 0.1, 0.3, 0.5, 0.0, 0.0, 0.0, -0.01),
-        probe_tokens=50,
+        features=(*F[:4], 0.5, *F[5:]),
+        prompt_tokens=40,
+        probe_top="c",
+        probe_tokens=10,
         good=("c",),
         taken="c",
-        pools={
-            0: tuple(sample("c", True) for _ in range(4)),
-            1: (sample("c", True, gen=20, prompt=10), sample("d", False, gen=20, prompt=10)),
-        },
+        pools={0: tuple(sample("c", True) for _ in range(4))},
+        rollouts={"c": roll("c", "z")},
     )
     return EpisodeTrace(
         suite="blocksworld",
@@ -60,35 +73,55 @@ def hand_trace():
     )
 
 
+def test_table_holds_the_new_decision_space():
+    assert (
+        Decision(k=0),
+        Decision(k=1),
+        Decision(k=2),
+        Decision(k=2, vote="weighted"),
+        Decision(k=4),
+        Decision(k=4, vote="weighted"),
+        Decision(k=4, lookahead=1),
+    ) == TABLE
+
+
+def test_outcomes_and_honest_tokens_by_hand():
+    s0 = hand_trace().steps[0]
+    assert s0.outcome(Decision(k=0)) == ("b", 100 + 10)  # the prompt and the probe
+    assert s0.outcome(Decision(k=1)) == ("b", 100 + 5)
+    assert s0.outcome(Decision(k=1), probe_paid=True) == ("b", 100 + 10 + 5)
+    assert s0.outcome(Decision(k=4)) == ("a", 100 + 20)
+    # lookahead over the distinct candidates in vote order (a, b): a's rollout reaches the goal
+    # after one greedy step; both rollouts' continuation calls are paid (30 tokens each)
+    assert s0.outcome(Decision(k=4, lookahead=1)) == ("a", 100 + 20 + 30 + 30)
+    assert s0.outcome(Decision(k=8)) is None  # the pool holds 4
+    assert s0.good_for(Decision(k=4)) and not s0.good_for(Decision(k=1))
+
+
 def test_replay_reward_matches_alpha_q_minus_beta_c_by_hand():
     env = ReplayEnv([hand_trace()], TABLE, alpha=1.0, beta=0.5)
     env.reset(seed=0)
-    # step 0 with (1,0): vote 'b' -> bad; cost 5 tokens / max cost 60 (2 samples at depth 1)
-    _, r0, term0, _, info0 = env.step(TABLE.index(Decision(k=1, depth=0)))
-    # step 1 with (4,0): vote 'c' -> good; cost 20 / 60
-    _, r1, term1, _, info1 = env.step(TABLE.index(Decision(k=4, depth=0)))
+    # step 0 with k=1: bad; cost in samples: (prompt+probe+1 sample) / (prompt+1 sample)
+    _, r0, term0, _, info0 = env.step(TABLE.index(Decision(k=1)))
+    # step 1 with k=4: good; (40 + 10 + 20) / (40 + 5)
+    _, r1, term1, _, info1 = env.step(TABLE.index(Decision(k=4)))
     assert (info0["good"], info1["good"]) == (False, True)
     assert not term0 and term1
     q = (0 + 1) / 2
-    c = (5 / 60 + 20 / 60) / 2
+    c = (115 / 105 + 70 / 45) / 2
     assert r0 + r1 == pytest.approx(1.0 * q - 0.5 * c)
-
-
-def test_vote_is_the_majority_of_the_pool_prefix():
-    s0 = hand_trace().steps[0]
-    assert s0.vote(Decision(k=1, depth=0)).action == "b"
-    assert s0.vote(Decision(k=4, depth=0)).action == "a"
-    assert s0.vote(Decision(k=8, depth=0)) is None
-    assert s0.cost(Decision(k=2, depth=1)) == 60
 
 
 def test_replay_env_passes_check_env():
     check_env(ReplayEnv([hand_trace()], TABLE), skip_render_check=True)
 
 
-def test_evaluate_reports_fixed_rules():
-    stats = evaluate([hand_trace()], TABLE, lambda x: TABLE.index(Decision(k=4, depth=0)))
-    assert stats["good_step_rate"] == 1.0 and stats["tokens_per_step"] == 20
+def test_evaluate_reports_fixed_rules_and_the_oracle():
+    stats = evaluate([hand_trace()], TABLE, ("fixed", TABLE.index(Decision(k=4))))
+    assert stats["good_step_rate"] == 1.0 and stats["tokens_per_step"] == (120 + 60) / 2
+    oracle = evaluate([hand_trace()], TABLE, "oracle")
+    # step 0: the cheapest good decision is k=2 (votes a, b tie -> ... ) or k=4; step 1: k=1
+    assert oracle["good_step_rate"] == 1.0 and oracle["tokens_per_step"] <= stats["tokens_per_step"]
 
 
 def test_trace_round_trips_through_the_store(tmp_path):
@@ -97,6 +130,17 @@ def test_trace_round_trips_through_the_store(tmp_path):
     (back,) = list(store.episodes())
     assert back == hand_trace()
     assert not list(tmp_path.glob("episodes/.*.tmp"))  # atomic: no temporary left behind
+
+
+def test_a_trace_of_the_old_format_is_refused_with_what_to_do(tmp_path):
+    store = TraceStore(tmp_path)
+    store.write(hand_trace())
+    path = next(tmp_path.glob("episodes/*.json"))
+    data = json.loads(path.read_text())
+    data["version"] = "aip-trace/1"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="collect them again"):
+        list(store.episodes())
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +165,7 @@ def test_ppo_smoke_run_exports_a_controller_that_loads_and_decides(ppo_model, tm
     assert report["max_abs_diff"] <= 1e-5 and path.stat().st_size < 64 * 1024
     ctrl = make_controller(f"learned:{path}")
     assert ctrl.table == TABLE and json.loads(ctrl.metadata["aip.suites"]) == ["blocksworld"]
-    decision = ctrl.decide(Features(values=hand_trace().steps[0].features))
+    decision = ctrl.decide(StepView(features=Features(values=hand_trace().steps[0].features)))
     assert decision in TABLE
     expected = TABLE[
         int(
@@ -160,16 +204,9 @@ class _Interrupt(Exception):
 def test_collect_interrupt_and_resume_equals_an_uninterrupted_run(
     real_backend, blocksworld, tmp_path
 ):
-    sizes = {0: 4, 1: 2}
-    budgets = {1: 6}
-
     def collector(folder):
         return Collector(
-            real_backend,
-            TraceStore(folder),
-            pool_sizes=sizes,
-            reasoning_budgets=budgets,
-            max_steps=2,
+            real_backend, TraceStore(folder), pool_sizes={0: 4}, horizon=1, max_steps=2
         )
 
     whole = tmp_path / "whole"
@@ -189,8 +226,11 @@ def test_collect_interrupt_and_resume_equals_an_uninterrupted_run(
     b = {p.name: json.loads(p.read_text()) for p in part.glob("episodes/*.json")}
     assert a == b and len(a) == 2
     step = next(iter(a.values()))["steps"][0]
-    assert len(step["pools"]["0"]) == 4 and len(step["pools"]["1"]) == 2
+    assert len(step["pools"]["0"]) == 4 and step["prompt_tokens"] > 0
     assert step["good"] and all(isinstance(s["good"], bool) for s in step["pools"]["0"])
+    distinct = {s["action"] for s in step["pools"]["0"]}
+    assert set(step["rollouts"]) == distinct  # Blocksworld can be copied: every candidate rolled
+    assert all(1 <= len(r["steps"]) <= 2 for r in step["rollouts"].values())
 
 
 @pytest.mark.slow
@@ -201,10 +241,9 @@ def test_live_env_passes_check_env_with_the_real_model(real_backend, blocksworld
         real_backend,
         blocksworld,
         ["2"],
-        decision_table_for({0: 2}),
+        decision_table_for({0: 2}, horizon=1),
         split="basic_3",
         max_steps=2,
-        reasoning_budgets={1: 4},
     )
     check_env(env, skip_render_check=True)
     obs, _ = env.reset(seed=0)
@@ -213,5 +252,34 @@ def test_live_env_passes_check_env_with_the_real_model(real_backend, blocksworld
     while not done:
         obs, r, done, _, info = env.step(0)
         total += r
-    assert -1.0 <= total <= 1.0  # alpha * Q - beta * C with Q in [0, 1], C about [0, 2]
+    assert -1.0 <= total <= 1.0  # alpha * Q - beta * C with Q in [0, 1], C in [0, 2]
     env.close()
+
+
+@pytest.mark.slow
+def test_serving_and_collection_compute_identical_features(real_backend):
+    """One episode through Planner.act and through the collector, same actions: the same
+    features at every step (one StepContext, one probe, one schema)."""
+    from aip_sdk import Planner
+    from aip_sdk.context import StepContext
+    from aip_sdk.envs.suite import load_suite
+
+    suite = load_suite("grid")
+    task = "DoorKey-5x5/3"
+    trace = Collector(
+        real_backend, TraceStore("/nonexistent"), pool_sizes={0: 1}, horizon=0, max_steps=4,
+        follow_expert=1.0,
+    ).episode(suite.make(task, "train"), "grid", "train", task, 7)
+    env = suite.make(task, "train")
+    obs, info = env.reset(seed=7)
+    ctx = StepContext.start(obs, info, limit=env.max_steps, env=env)
+    planner = Planner(backend=real_backend, controller="conf")
+    served = []
+    for step in trace.steps:
+        rec = planner.act(obs, context=ctx, env=env)
+        served.append(rec.features.values)
+        obs, _r, _t, _u, info = env.step(step.taken)  # the expert's action, as collected
+        ctx.advance(step.taken, obs, info, rec.cost)
+    assert len(served) == len(trace.steps) >= 3
+    np.testing.assert_allclose(np.array(served), np.array([s.features for s in trace.steps]), atol=1e-5)
+    assert any(s.features[9] > 0 or s.features[12] > 0 or s.features[4] > 0 for s in trace.steps)

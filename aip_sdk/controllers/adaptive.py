@@ -15,9 +15,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from aip_sdk.controllers.base import top_two
+from aip_sdk.controllers.base import StepView, top_two
 from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
-from aip_sdk.features import Features
 
 __all__ = ["AdaptiveConsistency", "EarlyStoppingSC", "beta_stop_probability"]
 
@@ -43,6 +42,8 @@ class AdaptiveConsistency:
     name: str = attrs.field(default="ac", init=False)
     needs_probe: bool = attrs.field(default=False, init=False)
     needs_copy: bool = attrs.field(default=False, init=False)
+    needs_labels: bool = attrs.field(default=False, init=False)
+    bound: bool = attrs.field(default=False, init=False)
 
     @threshold.validator
     def _check(self, _: attrs.Attribute[float], value: float) -> None:
@@ -54,7 +55,7 @@ class AdaptiveConsistency:
         batch = f",batch={self.batch}" if self.batch != 1 else ""
         return f"ac:threshold={self.threshold},max={self.max},depth={self.depth}{batch}"
 
-    def decide(self, features: Features | None) -> Decision:
+    def decide(self, view: StepView) -> Decision:
         return Decision(k=min(self.batch, self.max), depth=self.depth)
 
     def more(self, answers: Sequence[str]) -> int:
@@ -77,12 +78,14 @@ class EarlyStoppingSC:
     name: str = attrs.field(default="esc", init=False)
     needs_probe: bool = attrs.field(default=False, init=False)
     needs_copy: bool = attrs.field(default=False, init=False)
+    needs_labels: bool = attrs.field(default=False, init=False)
+    bound: bool = attrs.field(default=False, init=False)
 
     @property
     def spec(self) -> str:
         return f"esc:window={self.window},max={self.max},depth={self.depth}"
 
-    def decide(self, features: Features | None) -> Decision:
+    def decide(self, view: StepView) -> Decision:
         return Decision(k=min(self.window, self.max), depth=self.depth)
 
     def more(self, answers: Sequence[str]) -> int:

@@ -1,15 +1,46 @@
-"""The controller interface: one-shot allocation plus an optional sequential stopping rule."""
+"""The controller interface: one-shot allocation plus an optional sequential stopping rule.
+
+Controllers read what they declare, through one door: the :class:`StepView` the Planner builds
+before each step holds the features (``needs_probe``), the good-action labels and a hindsight
+``trial`` (``needs_labels``: only bounds such as the oracle, never a deployable strategy).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import attrs
 
 from aip_sdk.decision import Decision
 from aip_sdk.features import Features
 
-__all__ = ["Controller", "top_two"]
+if TYPE_CHECKING:
+    from aip_sdk.context import StepContext
+    from aip_sdk.records import StepRecord
+
+__all__ = ["Controller", "StepView", "top_two"]
+
+
+@attrs.frozen(kw_only=True)
+class StepView:
+    """What a controller may read before it decides a step.
+
+    Attributes:
+        features: the step's features (``None`` unless the controller ``needs_probe``).
+        context: the episode's step context (``None`` outside an episode).
+        labels: the good actions of the step (``None`` unless the controller
+            ``needs_labels``).
+        trial: carries a decision out at this step in hindsight and returns its record, for a
+            bound that picks the cheapest decision that works (``None`` unless
+            ``needs_labels``). A trial's compute is not counted unless its decision is chosen.
+    """
+
+    features: Features | None = None
+    context: StepContext | None = None
+    labels: frozenset[str] | None = None
+    trial: Callable[[Decision], StepRecord] | None = None
 
 
 @runtime_checkable
@@ -26,7 +57,11 @@ class Controller(Protocol):
         spec: the spec string that rebuilds this controller.
         needs_probe: the controller reads features (or acts on the probe's top action), so the
             Planner must run the probe.
-        needs_copy: some decision looks ahead, so the environment must be copyable.
+        needs_copy: some decision looks ahead and cannot do without, so the environment must
+            be copyable.
+        needs_labels: the controller reads the good-action labels (a bound, not deployable).
+        bound: the strategy is a bound measured against, not a strategy to deploy (reports
+            draw it apart).
     """
 
     name: str
@@ -38,9 +73,15 @@ class Controller(Protocol):
     def needs_copy(self) -> bool: ...
 
     @property
+    def needs_labels(self) -> bool: ...
+
+    @property
+    def bound(self) -> bool: ...
+
+    @property
     def spec(self) -> str: ...
 
-    def decide(self, features: Features | None) -> Decision: ...
+    def decide(self, view: StepView) -> Decision: ...
 
     def more(self, answers: Sequence[str]) -> int: ...
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import attrs
 
+from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
-from aip_sdk.features import Features
 
 __all__ = ["ConfidenceGate"]
 
@@ -29,6 +29,8 @@ class ConfidenceGate:
     name: str = attrs.field(default="conf", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
     needs_copy: bool = attrs.field(default=False, init=False)
+    needs_labels: bool = attrs.field(default=False, init=False)
+    bound: bool = attrs.field(default=False, init=False)
 
     @threshold.validator
     def _check(self, _: attrs.Attribute[float], value: float) -> None:
@@ -42,8 +44,8 @@ class ConfidenceGate:
             f"high_depth={self.high_depth}"
         )
 
-    def decide(self, features: Features | None) -> Decision:
-        if features is not None and features.top1_prob >= self.threshold:
+    def decide(self, view: StepView) -> Decision:
+        if view.features is not None and view.features.top1_prob >= self.threshold:
             return Decision(k=self.low_k, depth=0)
         return Decision(k=self.high_k, depth=self.high_depth)
 

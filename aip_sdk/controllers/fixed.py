@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import attrs
 
+from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
-from aip_sdk.features import Features
 
 __all__ = ["FixedController", "SelfConsistency"]
 
@@ -39,6 +39,8 @@ class FixedController:
     lookahead: int = 0
     temperature: float | None = None
     name: str = attrs.field(default="fixed", init=False)
+    needs_labels: bool = attrs.field(default=False, init=False)
+    bound: bool = attrs.field(default=False, init=False)
     decision: Decision = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -63,7 +65,7 @@ class FixedController:
     def spec(self) -> str:
         return f"{self.name}:k={self.k},depth={self.depth}{_options(self.decision)}"
 
-    def decide(self, features: Features | None) -> Decision:
+    def decide(self, view: StepView) -> Decision:
         return self.decision
 
     def more(self, answers: Sequence[str]) -> int:

@@ -10,6 +10,7 @@ taken in numpy.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any
 import attrs
 import numpy as np
 
+from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import Decision, table_from_json
 from aip_sdk.errors import ControllerError, MissingDependencyError
-from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA, Features
+from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 
 __all__ = ["DEFAULT_CONTROLLER_FILE", "LearnedController", "default_controller_path"]
 
@@ -29,9 +31,23 @@ META_SCHEMA = "aip.feature_schema"
 META_TABLE = "aip.decision_table"
 
 
-def default_controller_path() -> Path:
-    """The controller shipped inside the package (``aip_sdk/data/controller.onnx``)."""
-    return Path(str(resources.files("aip_sdk") / "data" / DEFAULT_CONTROLLER_FILE))
+def default_controller_path(model: str | None = None) -> Path:
+    """The controller shipped inside the package for ``model``.
+
+    ``model`` is a catalogue name or a backend's model name (the GGUF file stem). A reference
+    model has its own controller (``aip_sdk/data/controller-NAME.onnx``); any other model, and
+    ``None``, gets the embedded default model's (``aip_sdk/data/controller.onnx``).
+    """
+    data = resources.files("aip_sdk") / "data"
+    if model:
+        from aip_sdk.models import CATALOGUE
+
+        for spec in CATALOGUE.values():
+            if model in (spec.name, Path(spec.filename).stem):
+                own = data / f"controller-{spec.name}.onnx"
+                if own.is_file():
+                    return Path(str(own))
+    return Path(str(data / DEFAULT_CONTROLLER_FILE))
 
 
 def _as_path(p: str | os.PathLike[str] | None) -> Path:
@@ -54,6 +70,7 @@ class LearnedController:
     """
 
     path: Path = attrs.field(converter=_as_path, default=None)
+    shipped: bool = attrs.field(default=False, kw_only=True)
     providers: Sequence[str] = ("CPUExecutionProvider",)
     threads: int = 1
     name: str = attrs.field(default="learned", init=False)
@@ -62,10 +79,12 @@ class LearnedController:
     table: tuple[Decision, ...] = attrs.field(default=(), init=False)
     _session: Any = attrs.field(default=None, init=False, repr=False)
     _input: str = attrs.field(default="", init=False, repr=False)
-
-    @property
-    def needs_copy(self) -> bool:
-        return any(d.lookahead for d in self.table)
+    _warned: bool = attrs.field(default=False, init=False, repr=False)
+    # A learned controller does without a copy: where the environment cannot be copied, its
+    # lookahead decisions fall back to their vote (its ``copyable`` feature says which).
+    needs_copy: bool = attrs.field(default=False, init=False)
+    needs_labels: bool = attrs.field(default=False, init=False)
+    bound: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
         try:
@@ -120,9 +139,29 @@ class LearnedController:
 
     @property
     def spec(self) -> str:
-        if self.path == default_controller_path():
-            return "learned"
-        return f"learned:{self.path}"
+        return "learned" if self.shipped else f"learned:{self.path}"
+
+    @property
+    def model(self) -> str:
+        """The model the controller was trained for (its ``aip.model`` metadata; may be "")."""
+        return self.metadata.get("aip.model", "")
+
+    def check_model(self, model: str) -> None:
+        """Warn (once per controller) when ``model`` is not the one it was trained for."""
+        if self.model and self.model != model and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"controller {self.spec!r} was trained for model {self.model!r}, not {model!r}; "
+                f"its decisions may not fit this model (train one with 'aip-sdk collect' and "
+                f"'aip-sdk train-controller')",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    @classmethod
+    def shipped_for(cls, model: str | None = None) -> LearnedController:
+        """The controller shipped for ``model`` (see :func:`default_controller_path`)."""
+        return cls(default_controller_path(model), shipped=True)
 
     def logits(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Raw policy logits for a batch of feature rows."""
@@ -137,7 +176,8 @@ class LearnedController:
         out: np.ndarray[Any, Any] = self._session.run(None, {self._input: arr})[0]
         return out
 
-    def decide(self, features: Features | None) -> Decision:
+    def decide(self, view: StepView) -> Decision:
+        features = view.features
         if features is None:
             raise ControllerError("the learned controller needs features; enable the probe")
         if features.schema != FEATURE_SCHEMA:

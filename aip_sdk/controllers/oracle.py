@@ -1,71 +1,77 @@
 """The oracle: the least compute that would have produced a good action at each step.
 
-It is not a deployable strategy but the physical limit the others are measured against. At each
-step it needs the environment's labels of the good actions (those on an optimal path:
-``env.good_actions()``). It draws a pool of candidates per depth and, going through the decisions
-from cheapest to dearest, takes the first whose majority vote over its first ``k`` candidates is a
-good action; its counted cost is that decision's share of the pool (the shared prompt once, plus
-the first ``k`` candidates' own tokens). If no decision yields a good action, it takes the cheapest
-one: every allotment fails that step alike.
+It is not a deployable strategy but the bound the others are measured against. It reads the
+step's good-action labels (those on an optimal path: ``env.good_actions()``) and, through the
+:class:`~aip_sdk.controllers.base.StepView`'s hindsight ``trial``, carries decisions out from the
+cheapest to the dearest until one chooses a good action; that decision is the step's. If none
+does, it takes the cheapest: every allotment fails that step alike.
+
+Its counted cost is the chosen decision's alone, as if it had been the only one carried out: the
+prompt once, plus that decision's candidates, probe or rollouts. The trials of the cheaper
+decisions it rejected are hindsight and are not counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 
 import attrs
 
-from aip_sdk.decision import DEFAULT_DECISION_TABLE, Decision
-from aip_sdk.features import Features
-from aip_sdk.records import Candidate
+from aip_sdk.controllers.base import StepView
+from aip_sdk.decision import Decision
+from aip_sdk.errors import ConfigError
 
-__all__ = ["OracleController", "majority"]
+__all__ = ["ORACLE_TABLE", "OracleController"]
 
-
-def majority(candidates: Sequence[Candidate]) -> str:
-    """The majority action (ties to the higher log-prob), as ``policy.aggregate`` votes."""
-    from aip_sdk.policy import aggregate
-
-    return aggregate(candidates)[0]
+# Cheapest first: the probe's top action, then samples (majority before weighted at each k),
+# then lookahead over 4 samples.
+ORACLE_TABLE: tuple[Decision, ...] = (
+    Decision(k=0),
+    Decision(k=1),
+    Decision(k=2),
+    Decision(k=2, vote="weighted"),
+    Decision(k=4),
+    Decision(k=4, vote="weighted"),
+    Decision(k=8),
+    Decision(k=8, vote="weighted"),
+    Decision(k=4, lookahead=1),
+    Decision(k=4, lookahead=2),
+)
 
 
 @attrs.define
 class OracleController:
-    """Pick, with hindsight from good-action labels, the cheapest decision that works."""
+    """Pick, with hindsight from good-action labels, the cheapest decision that works.
 
-    table: tuple[Decision, ...] = DEFAULT_DECISION_TABLE
+    Args:
+        table: the decisions tried, cheapest first (default :data:`ORACLE_TABLE`; lookahead
+            decisions are skipped where the environment cannot be copied).
+    """
+
+    table: tuple[Decision, ...] = ORACLE_TABLE
     name: str = attrs.field(default="oracle", init=False)
-    needs_probe: bool = attrs.field(default=False, init=False)
+    needs_probe: bool = attrs.field(default=True, init=False)
     needs_copy: bool = attrs.field(default=False, init=False)
     needs_labels: bool = attrs.field(default=True, init=False)
+    bound: bool = attrs.field(default=True, init=False)
 
     @property
     def spec(self) -> str:
         return "oracle"
 
-    @property
-    def pool_size(self) -> int:
-        return max(d.k for d in self.table)
-
-    def ordered(self, budgets: Mapping[int, int]) -> list[Decision]:
-        """Decisions from the cheapest to the dearest (k times the per-sample token budget)."""
-        return sorted(self.table, key=lambda d: (d.k * (8 + budgets.get(d.depth, 0)), d.depth))
-
-    def decide(self, features: Features | None) -> Decision:
+    def decide(self, view: StepView) -> Decision:
+        if view.labels is None or view.trial is None:
+            raise ConfigError(
+                "the oracle needs the good actions of each step; use an environment with "
+                "good_actions() (blocksworld, grid, alfworld, miniwob) or pass good_actions="
+            )
+        copyable = view.context is not None and view.context.copyable
+        for d in self.table:
+            if d.lookahead and not copyable:
+                continue
+            if view.trial(d).action in view.labels:
+                return d
         return self.table[0]
 
     def more(self, answers: Sequence[str]) -> int:
         return 0
-
-    def choose(
-        self,
-        pools: Mapping[int, Sequence[Candidate]],
-        good: Collection[str],
-        order: Sequence[Decision],
-    ) -> Decision | None:
-        """The first decision in ``order`` whose vote over its pool prefix is good."""
-        for d in order:
-            pool = pools.get(d.depth)
-            if pool is not None and len(pool) >= d.k and majority(pool[: d.k]) in good:
-                return d
-        return None

@@ -23,6 +23,8 @@ __all__ = ["STRATEGIES", "make_controller", "parse_spec"]
 def _learned(path: str | None = None, **kw: Any) -> Controller:
     from aip_sdk.controllers.learned import LearnedController
 
+    if path is None and not kw:
+        return LearnedController.shipped_for(None)
     return LearnedController(path, **kw)
 
 

@@ -1,11 +1,17 @@
-"""``aip-sdk collect``: record labelled candidate pools at every visited step.
+"""``aip-sdk collect``: record, at every visited step, what each decision would have done.
 
-At each step the collector runs the probe (features), then draws a pool of candidates at every
-depth (``pool_sizes``, e.g. 16 at depth 0, 8 at depth 1, 4 at depth 2) and labels each candidate
-good or not with the environment's ``good_actions()`` (simulation on a clone for Blocksworld and
-MiniGrid, the expert for ALFWorld and MiniWoB++). To move on it takes the vote of a decision drawn
-uniformly from the decision table (a behaviour policy that visits good and bad states alike), or,
-with probability ``follow_expert``, a good action (ALFWorld is labelled only on the expert's path).
+At each step the collector runs the Planner's own first half of a step (``Planner.observe``: the
+probe and the features, over the episode's :class:`~aip_sdk.context.StepContext`), then draws a
+pool of candidates at every depth in ``pool_sizes`` (by default 8 at depth 0: k samples are the
+first k of them), and, where the environment can be copied, rolls each distinct action among the
+first ``lookahead_k`` depth-0 candidates out for ``horizon`` greedy steps in a copy. Every
+candidate is labelled good or not with the environment's ``good_actions()`` (simulation on a
+clone for Blocksworld and MiniGrid, the planner for ALFWorld, the instruction for MiniWoB++).
+From that record, replay reads the outcome and the cost of every decision of the table (``k=0``,
+k samples with either vote, lookahead): see :meth:`~aip_sdk.traces.StepTrace.outcome`.
+
+To move on it takes the action of a decision drawn uniformly from the table (a behaviour policy
+that visits good and bad states alike), or, with probability ``follow_expert``, a good action.
 All sampling seeds derive from the episode seed, so a resumed collection records what an
 uninterrupted one would.
 """
@@ -20,26 +26,50 @@ import attrs
 
 from aip_sdk.backend import Backend
 from aip_sdk.context import StepContext
-from aip_sdk.decision import Decision
+from aip_sdk.decision import MAX_DEPTH, MAX_K, MAX_LOOKAHEAD, Decision
 from aip_sdk.errors import ConfigError
-from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA, Features
+from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 from aip_sdk.observation import Observation
-from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, Policy, derive_seed
-from aip_sdk.traces import EpisodeTrace, PoolSample, StepTrace, TraceStore, episode_key
+from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, derive_seed
+from aip_sdk.sampling import common_prefix
+from aip_sdk.traces import (
+    TRACE_VERSION,
+    EpisodeTrace,
+    PoolSample,
+    StepTrace,
+    TraceStore,
+    episode_key,
+)
 
-__all__ = ["DEFAULT_POOL_SIZES", "Collector", "decision_table_for"]
+__all__ = [
+    "DEFAULT_HORIZON",
+    "DEFAULT_POOL_SIZES",
+    "LOOKAHEAD_K",
+    "Collector",
+    "decision_table_for",
+]
 
-DEFAULT_POOL_SIZES: Mapping[int, int] = {0: 8, 1: 4, 2: 2}
+DEFAULT_POOL_SIZES: Mapping[int, int] = {0: 8}
+DEFAULT_HORIZON = 2
+LOOKAHEAD_K = 4
 
 
-def decision_table_for(pool_sizes: Mapping[int, int]) -> tuple[Decision, ...]:
-    """Every (k, depth) with k a power of two the pools can serve."""
-    return tuple(
-        Decision(k=k, depth=d)
-        for d in sorted(pool_sizes)
-        for k in (1, 2, 4, 8, 16)
-        if k <= pool_sizes[d]
-    )
+def decision_table_for(
+    pool_sizes: Mapping[int, int], horizon: int = 0, lookahead_k: int = LOOKAHEAD_K
+) -> tuple[Decision, ...]:
+    """Every decision the recording can serve: the probe's top action (k=0); k samples (a power
+    of two the pools can serve) by majority and, for k >= 2, by weighted vote; and lookahead of
+    1..``horizon`` steps over ``lookahead_k`` depth-0 samples."""
+    table = [Decision(k=0)]
+    for d in sorted(pool_sizes):
+        for k in (1, 2, 4, 8, 16):
+            if k <= pool_sizes[d]:
+                table.append(Decision(k=k, depth=d))
+                if k >= 2:
+                    table.append(Decision(k=k, depth=d, vote="weighted"))
+    if pool_sizes.get(0, 0) >= lookahead_k:
+        table += [Decision(k=lookahead_k, lookahead=h) for h in range(1, horizon + 1)]
+    return tuple(table)
 
 
 @attrs.define
@@ -55,10 +85,23 @@ class Collector:
     temperature: float = 0.7
     max_steps: int = 15
     follow_expert: float = 0.0
+    horizon: int = DEFAULT_HORIZON
+    lookahead_k: int = LOOKAHEAD_K
+
+    def __attrs_post_init__(self) -> None:
+        if not self.pool_sizes or any(
+            d < 0 or d > MAX_DEPTH or not 1 <= n <= MAX_K for d, n in self.pool_sizes.items()
+        ):
+            raise ConfigError(
+                f"pool sizes {dict(self.pool_sizes)!r} must map depths 0-{MAX_DEPTH} to "
+                f"1-{MAX_K} candidates, e.g. {{0: 8}}"
+            )
+        if not 0 <= self.horizon <= MAX_LOOKAHEAD:
+            raise ConfigError(f"horizon={self.horizon!r} must lie in 0-{MAX_LOOKAHEAD}")
 
     @property
     def table(self) -> tuple[Decision, ...]:
-        return decision_table_for(self.pool_sizes)
+        return decision_table_for(self.pool_sizes, self.horizon, self.lookahead_k)
 
     def manifest(self, suite: str, split: str) -> dict[str, Any]:
         return {
@@ -70,6 +113,9 @@ class Collector:
             "temperature": self.temperature,
             "max_steps": self.max_steps,
             "follow_expert": self.follow_expert,
+            "horizon": self.horizon,
+            "lookahead_k": self.lookahead_k,
+            "trace_version": TRACE_VERSION,
             "decision_table": [d.to_dict() for d in self.table],
             "suites": {suite: [split]},
         }
@@ -80,7 +126,16 @@ class Collector:
             self.store.write_manifest(new)
             return
         old = self.store.manifest()
-        for key in ("feature_schema", "model", "pool_sizes", "reasoning_budgets", "temperature"):
+        for key in (
+            "feature_schema",
+            "trace_version",
+            "model",
+            "pool_sizes",
+            "reasoning_budgets",
+            "temperature",
+            "horizon",
+            "lookahead_k",
+        ):
             if old.get(key) != new[key]:
                 raise ConfigError(
                     f"trace folder {str(self.store.root)!r} was recorded with {key}="
@@ -129,12 +184,20 @@ class Collector:
 
     def episode(self, env: Any, suite: str, split: str, task_id: str, seed: int) -> EpisodeTrace:
         """Collect one episode of ``env``."""
+        from aip_sdk.lookahead import can_copy, rollout
+        from aip_sdk.planner import Planner
+
         labels = getattr(env, "good_actions", None)
         if not callable(labels):
             raise ConfigError(f"suite {suite!r} has no good-action labels; it cannot be collected")
-        policy = Policy(
-            self.backend, temperature=self.temperature, reasoning_budgets=self.reasoning_budgets
+        planner = Planner(
+            backend=self.backend,
+            controller="fixed:k=1",
+            temperature=self.temperature,
+            reasoning_budgets=self.reasoning_budgets,
+            seed=seed,
         )
+        policy = planner.policy
         rng = random.Random(seed)
         reset_cache = getattr(self.backend, "reset_cache", None)
         if callable(reset_cache):  # every episode starts from the same cache: resumable, exact
@@ -142,23 +205,28 @@ class Collector:
         obs, info = env.reset(seed=seed)
         # The context's limit is the environment's own, as when serving; max_steps only stops
         # the recording early.
-        ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", self.max_steps))
-        history = ctx.history
+        ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", self.max_steps), env=env)
+        copyable = can_copy(env)
+        previous: list[int] = []
         steps: list[StepTrace] = []
         for t in range(min(self.max_steps, ctx.limit)):
             o = Observation.from_env(obs)
             if not o.actions:
                 break
             good = tuple(sorted(labels()))
-            if not good:  # no label here (ALFWorld off the expert plan): stop recording
+            if not good:  # no label here: stop recording
                 break
-            probe, probe_cost = policy.probe(o, history)
-            feats = Features.compute(probe, ctx)
+            look = planner.observe(o, ctx, probe=True)
+            assert look.probe is not None and look.features is not None
+            tokens = self.backend.tokenize(policy.prompt(o, ctx.history))
+            prompt_tokens = len(tokens) - common_prefix(previous, tokens)
+            previous = tokens
+            step_seed = derive_seed(seed, t)
             pools: dict[int, tuple[PoolSample, ...]] = {}
             for depth, n in sorted(self.pool_sizes.items()):
-                cands, _ = policy.draw(
-                    o, history, n=n, depth=depth, seed=derive_seed(seed, t, depth)
-                )
+                # depth 0 draws with the seed serving's first draw of this step uses
+                draw_seed = derive_seed(step_seed, 0) if depth == 0 else derive_seed(seed, t, depth)
+                cands, _ = policy.draw(o, ctx.history, n=n, depth=depth, seed=draw_seed)
                 pools[depth] = tuple(
                     PoolSample(
                         action=c.action,
@@ -166,26 +234,40 @@ class Collector:
                         prompt_tokens=c.prompt_tokens,
                         logprob=c.logprob,
                         good=c.action in good,
+                        action_tokens=c.action_tokens,
                     )
                     for c in cands
                 )
+            rollouts = {}
+            if copyable and self.horizon > 0 and 0 in pools:
+                for action in dict.fromkeys(c.action for c in pools[0][: self.lookahead_k]):
+                    rollouts[action] = rollout(
+                        policy,
+                        env,
+                        action,
+                        ctx.history,
+                        horizon=self.horizon,
+                        seed=derive_seed(step_seed, 104729),
+                        seen=list(ctx.states),
+                    )
             step = StepTrace(
                 index=t,
-                features=feats.values,
-                probe_tokens=probe_cost.prompt_tokens,
+                features=look.features.values,
+                prompt_tokens=prompt_tokens,
+                probe_top=look.probe.best,
+                probe_tokens=sum(max(0, n - 1) for n in look.probe.token_counts),
                 pools=pools,
+                rollouts=rollouts,
                 good=good,
                 taken="",
             )
-            vote = step.vote(rng.choice(self.table))
-            assert vote is not None
-            taken = vote.action
-            if rng.random() < self.follow_expert:  # stay near the expert path (ALFWorld labels)
+            behaviour = step.outcome(rng.choice(self.table))
+            taken = behaviour[0] if behaviour is not None else step.probe_top
+            if rng.random() < self.follow_expert:  # stay near the expert path
                 taken = good[0]
-            step = attrs.evolve(step, taken=taken)
-            steps.append(step)
+            steps.append(attrs.evolve(step, taken=taken))
             obs, _r, terminated, truncated, info = env.step(taken)
-            ctx.advance(taken, obs, info, probe_cost)
+            ctx.advance(taken, obs, info, look.cost)
             if info.get("success") or terminated or truncated:
                 break
         return EpisodeTrace(

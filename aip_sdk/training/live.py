@@ -94,7 +94,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         self._env = self.suite.make(task, self.split)
         self._obs, self._info = self._env.reset(seed=seed)
         limit = getattr(self._env, "max_steps", self.max_steps)
-        self._ctx = StepContext.start(self._obs, self._info, limit=limit)
+        self._ctx = StepContext.start(self._obs, self._info, limit=limit, env=self._env)
         self._costs = []
         return self._features(), {"task_id": task}
 

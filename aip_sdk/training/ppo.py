@@ -53,7 +53,6 @@ def train_ppo(
     timesteps: int = 100_000,
     seed: int = 0,
     n_envs: int = 4,
-    cost: str = "tokens",
     progress: Callable[[int], None] | None = None,
 ) -> Any:
     """Train a PPO policy (64-64 MLP) on the replay environment; returns the SB3 model."""
@@ -65,7 +64,7 @@ def train_ppo(
 
     torch.set_num_threads(usable_cpus())
     vec = make_vec_env(
-        lambda: ReplayEnv(episodes, table, alpha=alpha, beta=beta, cost=cost),
+        lambda: ReplayEnv(episodes, table, alpha=alpha, beta=beta),
         n_envs=n_envs,
         seed=seed,
     )

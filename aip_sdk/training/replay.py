@@ -1,15 +1,18 @@
 """The replay environment: train a controller on recorded traces in minutes.
 
 Observation: the step's feature vector. Action: an index into the decision table. At each step
-the decision's outcome is read from the recorded pools: the action its vote would have chosen,
-good or not, and the tokens it would have spent. The rewards of an episode sum to
+the decision's outcome is read from the recording (:meth:`~aip_sdk.traces.StepTrace.outcome`):
+the action it would have chosen, good or not, and every token it would have processed. The
+rewards of an episode sum to
 
     R = alpha * Q - beta * C
 
-with Q the share of steps whose vote is a good (optimal-path) action, the replay estimate of the
-episode's quality, and C the mean, over steps, of the decision's cost divided by the cost of the
-dearest decision in the table at that step (so C is in [0, 1] in every suite and alpha and beta
-mean the same everywhere). The live wrapper (``live.py``) measures the real Q instead.
+with Q the share of steps whose chosen action is good (on an optimal path), the replay estimate
+of the episode's quality, and C the mean, over steps, of the decision's tokens in units of one
+sample (the tokens of ``k=1`` at that step: the prompt plus one candidate), so C is about 1 for
+the cheapest decisions in every suite and alpha and beta mean the same everywhere. The tokens
+are honest: the evaluated prompt, the probe (a learned controller runs it at every step), the
+candidates and the lookahead rollouts. The live wrapper (``live.py``) measures the real Q.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from aip_sdk.errors import ConfigError
 from aip_sdk.features import FEATURE_NAMES
 from aip_sdk.traces import EpisodeTrace, StepTrace
 
-__all__ = ["COST_MEASURES", "ReplayEnv", "evaluate", "oracle_choice", "split_holdout", "step_cost"]
+__all__ = ["ReplayEnv", "evaluate", "oracle_choice", "split_holdout", "step_outcome"]
 
 
 def split_holdout(
@@ -42,16 +45,22 @@ def split_holdout(
     return train, held
 
 
-COST_MEASURES = ("tokens", "calls")
+def step_outcome(
+    step: StepTrace, decision: Decision, *, probe_paid: bool = True
+) -> tuple[bool, float, int]:
+    """(good, C in units of one sample, tokens) of ``decision`` at ``step``.
 
-
-def step_cost(step: StepTrace, decision: Decision, measure: str = "tokens") -> float:
-    """What ``decision`` would have cost at ``step``, in tokens or LM calls."""
-    if measure == "tokens":
-        return float(step.cost(decision))
-    if measure == "calls":
-        return float(1 + (decision.k if decision.depth > 0 else 0))
-    raise ConfigError(f"cost measure {measure!r} is not one of {COST_MEASURES} in replay")
+    A decision the recording cannot serve (a pool smaller than its k) counts as a bad step at
+    the dearest cost the step recorded; tables come from the manifest, so this does not happen
+    with traces collected for the table.
+    """
+    unit = step.outcome(Decision(k=1))
+    unit_tokens = unit[1] if unit is not None else step.prompt_tokens + 1
+    out = step.outcome(decision, probe_paid=probe_paid)
+    if out is None:
+        return False, 8.0, unit_tokens * 8
+    action, tokens = out
+    return action in step.good, tokens / max(1, unit_tokens), tokens
 
 
 class ReplayEnv(gymnasium.Env[np.ndarray, np.int64]):
@@ -65,30 +74,22 @@ class ReplayEnv(gymnasium.Env[np.ndarray, np.int64]):
         table: Sequence[Decision],
         *,
         alpha: float = 1.0,
-        beta: float = 0.5,
-        cost: str = "tokens",
+        beta: float = 0.1,
     ) -> None:
         self.episodes = [e for e in episodes if e.steps]
         if not self.episodes:
             raise ConfigError(
                 "no episode with steps in the traces; collect more with 'aip-sdk collect'"
             )
-        if cost not in COST_MEASURES:
-            raise ConfigError(f"cost measure {cost!r} is not one of {COST_MEASURES} in replay")
         self.table = tuple(table)
         self.alpha = float(alpha)
         self.beta = float(beta)
-        self.cost = cost
         self.observation_space = spaces.Box(
             -1.0, 1.0, shape=(len(FEATURE_NAMES),), dtype=np.float32
         )
         self.action_space = spaces.Discrete(len(self.table))
         self._ep: EpisodeTrace = self.episodes[0]
         self._t = 0
-        self._norm = [self._max_cost(s) for s in self._ep.steps]
-
-    def _max_cost(self, step: StepTrace) -> float:
-        return max(step_cost(step, d, self.cost) for d in self.table) or 1.0
 
     def _obs(self) -> np.ndarray:
         return np.clip(np.asarray(self._ep.steps[self._t].features, dtype=np.float32), -1.0, 1.0)
@@ -99,41 +100,34 @@ class ReplayEnv(gymnasium.Env[np.ndarray, np.int64]):
         super().reset(seed=seed)
         self._ep = self.episodes[int(self.np_random.integers(len(self.episodes)))]
         self._t = 0
-        self._norm = [self._max_cost(s) for s in self._ep.steps]
         return self._obs(), {"suite": self._ep.suite, "task_id": self._ep.task_id}
 
     def outcome(self, step: StepTrace, decision: Decision) -> tuple[bool, float]:
-        """(good, normalised cost) of ``decision`` at ``step``."""
-        chosen = step.vote(decision)
-        good = bool(chosen is not None and chosen.good)
-        return good, step_cost(step, decision, self.cost) / self._max_cost(step)
+        """(good, cost C in units of one sample) of ``decision`` at ``step``."""
+        good, cost, _tokens = step_outcome(step, decision)
+        return good, cost
 
     def step(self, action: np.int64 | int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         decision = self.table[int(action)]
         step = self._ep.steps[self._t]
-        good, cost = self.outcome(step, decision)
+        good, cost, tokens = step_outcome(step, decision)
         n = len(self._ep.steps)
         reward = (self.alpha * float(good) - self.beta * cost) / n
         self._t += 1
         terminated = self._t >= n
         if terminated:
             self._t = n - 1
-        info = {
-            "good": good,
-            "cost": cost,
-            "tokens": step.cost(decision),
-            "k": decision.k,
-            "depth": decision.depth,
-        }
+        info = {"good": good, "cost": cost, "tokens": tokens, "decision": decision.to_dict()}
         return self._obs(), float(reward), terminated, False, info
 
 
-def oracle_choice(step: StepTrace, table: Sequence[Decision], cost: str = "tokens") -> int:
-    """Index of the cheapest decision whose vote is good at ``step`` (else the cheapest)."""
-    order = sorted(range(len(table)), key=lambda i: step_cost(step, table[i], cost))
+def oracle_choice(step: StepTrace, table: Sequence[Decision]) -> int:
+    """Index of the cheapest decision whose action is good at ``step`` (else the cheapest)."""
+    order = sorted(
+        range(len(table)), key=lambda i: step_outcome(step, table[i], probe_paid=False)[2]
+    )
     for i in order:
-        chosen = step.vote(table[i])
-        if chosen is not None and chosen.good:
+        if step_outcome(step, table[i], probe_paid=False)[0]:
             return i
     return order[0]
 
@@ -144,36 +138,41 @@ def evaluate(
     choose: Any,
     *,
     alpha: float = 1.0,
-    beta: float = 0.5,
-    cost: str = "tokens",
+    beta: float = 0.1,
 ) -> dict[str, float]:
-    """Mean reward, Q (good-step share), C (normalised cost) and tokens of a decision rule.
+    """Mean reward, Q (good-step share), C (cost in samples) and tokens of a decision rule.
 
-    ``choose(features) -> index`` is the rule (a trained policy, or a constant for a fixed one);
+    ``choose(features) -> index`` is the rule: a trained policy (which pays the probe at every
+    step), or ``("fixed", index)`` for a fixed decision (which pays the probe only for k=0);
     ``"oracle"`` takes, with hindsight, the cheapest good decision at every step.
     """
-    env = ReplayEnv(episodes, table, alpha=alpha, beta=beta, cost=cost)
     rewards, qs, cs, toks = [], [], [], []
-    for ep in env.episodes:
+    for ep in episodes:
+        if not ep.steps:
+            continue
         goods, costs, tokens = [], [], 0
         for s in ep.steps:
             if choose == "oracle":
-                d = table[oracle_choice(s, table, cost)]
+                d, paid = table[oracle_choice(s, table)], False
+            elif isinstance(choose, tuple):
+                d, paid = table[int(choose[1])], False
             else:
-                d = table[int(choose(np.asarray(s.features, dtype=np.float32)))]
-            good, c = env.outcome(s, d)
+                d, paid = table[int(choose(np.asarray(s.features, dtype=np.float32)))], True
+            good, c, t = step_outcome(s, d, probe_paid=paid)
             goods.append(good)
             costs.append(c)
-            tokens += s.cost(d)
+            tokens += t
         q, c = float(np.mean(goods)), float(np.mean(costs))
         rewards.append(alpha * q - beta * c)
         qs.append(q)
         cs.append(c)
         toks.append(tokens / len(ep.steps))
+    if not rewards:
+        raise ConfigError("no episode with steps to evaluate")
     return {
         "reward": float(np.mean(rewards)),
         "good_step_rate": float(np.mean(qs)),
         "cost": float(np.mean(cs)),
         "tokens_per_step": float(np.mean(toks)),
-        "episodes": float(len(env.episodes)),
+        "episodes": float(len(rewards)),
     }
