@@ -19,7 +19,7 @@ from aip_sdk.errors import (
     ControllerError,
     ConversionError,
     DataError,
-    EnvironmentError_,
+    EnvError,
     MissingDependencyError,
     ModelLoadError,
 )
@@ -48,7 +48,7 @@ __all__ = [
     "Cost",
     "DataError",
     "Decision",
-    "EnvironmentError_",
+    "EnvError",
     "Features",
     "MissingDependencyError",
     "ModelLoadError",
@@ -65,3 +65,11 @@ __all__ = [
     "make_controller",
     "register_backend",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "EnvironmentError_":  # deprecated alias, see aip_sdk.errors
+        from aip_sdk import errors
+
+        return errors.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

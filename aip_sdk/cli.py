@@ -87,7 +87,12 @@ def plan(
         task_id = s.tasks(split)[0].task_id
     env = s.make(task_id, split)
     backend = load_backend(backend_name, model_path=model)
-    planner = Planner(backend=backend, controller=controller or DEFAULT_CONTROLLER_SPEC, seed=seed)
+    planner = Planner(
+        backend=backend,
+        controller=controller or DEFAULT_CONTROLLER_SPEC,
+        seed=seed,
+        owns_backend=True,
+    )
     limit = max_steps or getattr(env, "max_steps", None)
     try:
         result = planner.plan(env, max_steps=limit, seed=seed)
@@ -101,18 +106,21 @@ def plan(
         return
     click.echo(f"{suite} task {task_id} · model {result.model} · controller {result.controller}")
     for rec in result.steps:
-        mark = "" if not rec.feedback.startswith("Cannot") else "  (rejected)"
-        d = rec.decision
-        click.echo(f"  {rec.index + 1:>2}. [k={d.k} depth={d.depth}] {rec.action}{mark}")
+        mark = "" if rec.valid else "  (rejected)"
+        click.echo(f"  {rec.index + 1:>2}. [{rec.decision}] {rec.action}{mark}")
     c = result.cost
     opt = f", optimal {result.optimal_steps}" if result.optimal_steps is not None else ""
+    reason = result.stop_reason
+    if reason == "env_error" and result.steps:  # say what failed
+        reason += f": {result.steps[-1].feedback.removeprefix('environment error: ')}"
     click.echo(
-        f"{'success' if result.success else 'failure'} ({result.stop_reason}) in "
+        f"{'success' if result.success else 'failure'} ({reason}) in "
         f"{len(result.steps)} steps{opt}; quality {result.quality:.2f}"
     )
     click.echo(
-        f"cost: {c.llm_calls} LM calls, {c.prompt_tokens} prompt tokens evaluated "
-        f"({c.reused_prompt_tokens} reused), {c.generated_tokens} generated, {c.seconds:.2f} s"
+        f"cost: {c.tokens} tokens ({c.prompt_tokens} prompt tokens evaluated, "
+        f"{c.reused_prompt_tokens} reused, {c.generated_tokens} generated), {c.llm_calls} LM "
+        f"calls, {c.seconds:.2f} s"
     )
 
 
@@ -445,9 +453,10 @@ def collect(
     "--beta",
     type=float,
     multiple=True,
-    default=(0.5,),
+    default=(0.05,),
     show_default=True,
-    help="Weight of compute C; repeat for a sweep (one controller per value).",
+    help="Weight of compute C (in units of one sample per step); repeat for a sweep (one "
+    "controller per value).",
 )
 @click.option("--timesteps", type=click.IntRange(1), default=100_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -481,41 +490,38 @@ def train_controller(
     whose vote is good, the normalised cost and tokens per step of the learned controller, of
     every fixed decision and of the replay oracle.
     """
-    from pathlib import Path
-
     from tqdm import tqdm
 
-    from aip_sdk.decision import table_from_json
     from aip_sdk.errors import ConfigError, MissingDependencyError
-    from aip_sdk.traces import TraceStore
-    from aip_sdk.training.ppo import export_onnx, train_ppo
 
     try:
-        from aip_sdk.training.replay import evaluate, split_holdout
+        from aip_sdk.training.pipeline import (
+            fixed_rules,
+            load_traces,
+            rules_table,
+            sweep_path,
+            train_controller,
+        )
+        from aip_sdk.training.replay import split_holdout
     except ImportError as exc:
         raise MissingDependencyError(
             exc.name or "gymnasium", extra="train", purpose="train a controller"
         ) from exc
 
-    episodes = []
-    manifests = []
-    for folder in traces:
-        store = TraceStore(Path(folder))
-        manifests.append(store.manifest())
-        episodes += list(store.episodes())
-    tables = {json.dumps(m["decision_table"]) for m in manifests}
-    if len(tables) != 1:
-        raise ConfigError("the trace folders were collected with different pool sizes")
-    table = table_from_json(tables.pop())
-    train, held = split_holdout(episodes, holdout)
+    traces_set = load_traces(traces)
+    train, held = split_holdout(traces_set.episodes, holdout)
     if not train:
-        raise ConfigError("no training episodes left after --holdout; collect more or lower it")
-    suites = sorted({e.suite for e in episodes})
-    click.echo(f"{len(train)} training and {len(held)} held-out episodes from {', '.join(suites)}")
+        raise ConfigError(
+            f"all {len(traces_set.episodes)} episodes were held out (--holdout {holdout}); "
+            f"collect more or lower --holdout"
+        )
+    suites = list(traces_set.suites)
+    click.echo(
+        f"{len(train)} training and {len(held)} held-out episodes from {', '.join(suites)} "
+        f"({traces_set.model})"
+    )
     for b in beta:
-        target = Path(out)
-        if len(beta) > 1:
-            target = target.with_name(f"{target.stem}-beta{b:g}{target.suffix}")
+        target = sweep_path(out, b, len(beta) > 1)
         bar = tqdm(total=timesteps, desc=f"PPO beta={b:g}", unit="step")
         last = [0]
 
@@ -523,31 +529,18 @@ def train_controller(
             bar.update(n - last[0])
             last[0] = n
 
-        model = train_ppo(
+        model, report = train_controller(
             train,
-            table,
+            traces_set.table,
+            target,
             alpha=alpha,
             beta=b,
             timesteps=timesteps,
             seed=seed,
+            metadata={"suites": suites, "model": traces_set.model},
             progress=tick,
         )
         bar.close()
-        report = export_onnx(
-            model,
-            target,
-            table=table,
-            metadata={
-                "alpha": alpha,
-                "beta": b,
-                "suites": suites,
-                "model": manifests[0].get("model", ""),
-                "timesteps": timesteps,
-                "cost": "tokens",
-                "seed": seed,
-                "episodes": len(train),
-            },
-        )
         click.echo(
             f"{target}: {report['bytes']} bytes, parity max|diff| "
             f"{report['max_abs_diff']:.1e}, export {report['seconds']:.2f} s"
@@ -556,19 +549,10 @@ def train_controller(
         def learned(x: Any, model: Any = model) -> int:
             return int(model.predict(x, deterministic=True)[0])
 
-        rules: list[tuple[str, Any]] = [("learned", learned), ("oracle", "oracle")]
-        rules += [(f"fixed:{d}".replace(" ", ","), ("fixed", i)) for i, d in enumerate(table)]
-        click.echo("| rule | split | reward | good steps | cost C (samples) | tokens/step |")
-        click.echo("| --- | --- | ---: | ---: | ---: | ---: |")
-        for name, rule in rules:
-            for label, eps in (("train", train), ("held-out", held)):
-                if not eps:
-                    continue
-                st = evaluate(eps, table, rule, alpha=alpha, beta=b)
-                click.echo(
-                    f"| {name} | {label} | {st['reward']:.3f} | {st['good_step_rate']:.2f} "
-                    f"| {st['cost']:.2f} | {st['tokens_per_step']:.0f} |"
-                )
+        rules = {"learned": learned, "oracle": "oracle", **fixed_rules(traces_set.table)}
+        groups = {"train": train, "held-out": held}
+        for line in rules_table(groups, traces_set.table, rules, alpha=alpha, beta=b):
+            click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,9 +12,12 @@ they happen and chained with ``raise ... from exc``::
     │   ├── ModelLoadError                the model file is missing, unreadable or corrupt
     │   │   └── ConversionError           a model cannot be converted to another format
     │   └── ContextOverflowError          a prompt does not fit the model's context window
-    ├── EnvironmentError_                 an environment or its data failed
-    │   └── DataError                     a data file (PDDL, game, trace) is missing or malformed
+    ├── EnvError                          an environment failed while it ran (a browser died)
+    ├── DataError                         a data file (PDDL, game, trace) is missing or malformed
     └── ControllerError                   a controller file or spec cannot be used
+
+``EnvironmentError_`` is the old name of :class:`EnvError` (it also covered ``DataError``); it
+still works, with a ``DeprecationWarning``, and goes in the next release.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ __all__ = [
     "ControllerError",
     "ConversionError",
     "DataError",
-    "EnvironmentError_",
+    "EnvError",
     "MissingDependencyError",
     "ModelLoadError",
 ]
@@ -82,12 +85,26 @@ class ContextOverflowError(BackendError):
         )
 
 
-class EnvironmentError_(AipError):
+class EnvError(AipError):
     """Raised when an environment cannot be built or stepped (a browser died, a game broke)."""
 
 
-class DataError(EnvironmentError_):
+class DataError(AipError):
     """Raised when a data file (PDDL, game file, trace) is missing or malformed; names the file."""
+
+
+def __getattr__(name: str) -> type[AipError]:
+    if name == "EnvironmentError_":
+        import warnings
+
+        warnings.warn(
+            "aip_sdk.errors.EnvironmentError_ is renamed EnvError; the old name goes in the "
+            "next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return EnvError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ControllerError(AipError):

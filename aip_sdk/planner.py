@@ -15,7 +15,7 @@ from aip_sdk.controllers import Controller, make_controller
 from aip_sdk.controllers.base import StepView
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
-from aip_sdk.errors import ConfigError, EnvironmentError_
+from aip_sdk.errors import ConfigError, EnvError
 from aip_sdk.features import Features, Probe
 from aip_sdk.lookahead import can_copy, copy_env, look_ahead
 from aip_sdk.observation import Observation
@@ -56,13 +56,17 @@ class Look:
     cost: Cost = attrs.field(factory=Cost)
 
 
-@attrs.define
+@attrs.frozen
 class Planner:
     """Drives a language model as a step-by-step planner, spending compute per a controller.
 
     Use ``Planner.default()`` for the embedded model, or pass any :class:`~aip_sdk.Backend`.
     Calls on one instance are serialised by a lock (the backend's KV cache is shared state), so
-    an instance may be shared between threads but does not run them in parallel.
+    an instance may be shared between threads but does not run them in parallel. A planner is
+    immutable: ``attrs.evolve(planner, temperature=0.3)`` makes a changed one on the same
+    backend. It is a context manager; it closes its backend only if it owns it (one that
+    ``Planner.default`` loaded, or ``owns_backend=True``), so a backend shared by several
+    planners stays open.
 
     Args:
         backend: the language-model backend.
@@ -71,6 +75,7 @@ class Planner:
         reasoning_budgets: tokens of reasoning per depth, e.g. ``{1: 24, 2: 64}``.
         seed: base seed; the same seed, model and task give the same plan.
         max_steps: default step limit of ``plan``.
+        owns_backend: ``close`` closes the backend too.
     """
 
     backend: Backend
@@ -83,6 +88,7 @@ class Planner:
     )
     seed: int = 0
     max_steps: int = 30
+    owns_backend: bool = False
     _policy: Policy = attrs.field(init=False, repr=False)
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
 
@@ -92,11 +98,19 @@ class Planner:
         ctrl = self.controller
         if isinstance(ctrl, LearnedController):
             if ctrl.shipped:  # the controller shipped for this model, where there is one
-                self.controller = ctrl = LearnedController.shipped_for(self.backend.model_name)
+                ctrl = LearnedController.shipped_for(self.backend.model_name)
+                object.__setattr__(self, "controller", ctrl)
             ctrl.check_model(self.backend.model_name)
-        self._policy = Policy(
+        policy = Policy(
             self.backend, temperature=self.temperature, reasoning_budgets=self.reasoning_budgets
         )
+        object.__setattr__(self, "_policy", policy)
+
+    def __enter__(self) -> Planner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def policy(self) -> Policy:
@@ -129,6 +143,7 @@ class Planner:
         return cls(
             backend=load_backend(backend, model_path=model),
             controller=controller if controller is not None else DEFAULT_CONTROLLER_SPEC,
+            owns_backend=True,
             **options,
         )
 
@@ -401,12 +416,18 @@ class Planner:
             )
             try:
                 obs, _reward, terminated, truncated, info = env.step(record.action)
-            except EnvironmentError_ as exc:  # e.g. the browser died: the episode fails
+            except EnvError as exc:  # e.g. the browser died: the episode fails
                 records.append(attrs.evolve(record, feedback=f"environment error: {exc}"))
                 total = total + record.cost
                 stop_reason, success, quality = "env_error", False, 0.0
                 break
-            records.append(attrs.evolve(record, feedback=str(info.get("feedback", ""))))
+            records.append(
+                attrs.evolve(
+                    record,
+                    feedback=str(info.get("feedback", "")),
+                    valid=bool(info.get("valid", True)),
+                )
+            )
             total = total + record.cost
             ctx.advance(record.action, obs, info, record.cost)
             success = bool(info.get("success", False))
@@ -431,5 +452,6 @@ class Planner:
         )
 
     def close(self) -> None:
-        """Close the backend."""
-        self.backend.close()
+        """Close the backend if this planner owns it (see the class docstring)."""
+        if self.owns_backend:
+            self.backend.close()

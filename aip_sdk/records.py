@@ -66,6 +66,7 @@ class StepRecord:
             confidences of a weighted vote, or the rollout rating of a lookahead.
         cost: the step's compute, probe and lookahead included.
         feedback: what the environment said after the action (filled by ``plan``).
+        valid: the environment accepted the action (``info["valid"]``; filled by ``plan``).
     """
 
     index: int
@@ -77,6 +78,7 @@ class StepRecord:
     cost: Cost
     feedback: str = ""
     scores: dict[str, float] = attrs.field(factory=dict)
+    valid: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +91,7 @@ class StepRecord:
             "scores": dict(self.scores),
             "cost": self.cost.to_dict(),
             "feedback": self.feedback,
+            "valid": self.valid,
         }
 
 

@@ -66,6 +66,12 @@ class ScriptedBackend:
     def n_ctx(self) -> int:
         return 4096
 
+    def __enter__(self) -> ScriptedBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def queue(self, *texts: str) -> None:
         """Queue more sample outputs."""
         self.samples.extend(texts)

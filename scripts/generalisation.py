@@ -16,42 +16,12 @@ at this recorded step", not a live success rate; see docs/training.md.
 from __future__ import annotations
 
 import argparse
-import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from aip_sdk.controllers.learned import LearnedController, default_controller_path
-from aip_sdk.decision import table_from_json
-from aip_sdk.traces import EpisodeTrace, TraceStore
-from aip_sdk.training.ppo import export_onnx, train_ppo
+from aip_sdk.controllers.learned import default_controller_path
+from aip_sdk.training.pipeline import fixed_rules, load_traces, onnx_rule, train_controller
 from aip_sdk.training.replay import evaluate, split_holdout
-
-
-def load(folders: list[Path]) -> tuple[dict[str, list[EpisodeTrace]], Any]:
-    by_suite: dict[str, list[EpisodeTrace]] = defaultdict(list)
-    tables = set()
-    for folder in folders:
-        store = TraceStore(folder)
-        tables.add(json.dumps(store.manifest()["decision_table"]))
-        for e in store.episodes():
-            by_suite[e.suite].append(e)
-    if len(tables) != 1:
-        raise SystemExit("the trace folders were collected with different pool sizes")
-    return dict(by_suite), table_from_json(tables.pop())
-
-
-def onnx_rule(path: Path, table: Any) -> Any:
-    ctrl = LearnedController(path=path)
-    index = {d: i for i, d in enumerate(table)}
-    order = [index[d] for d in ctrl.table]
-
-    def choose(x: np.ndarray[Any, Any]) -> int:
-        return order[int(np.argmax(ctrl.logits(x)))]
-
-    return choose
 
 
 def main() -> None:
@@ -59,27 +29,34 @@ def main() -> None:
     ap.add_argument("traces", nargs="+", type=Path)
     ap.add_argument("--timesteps", type=int, default=300_000)
     ap.add_argument("--alpha", type=float, default=1.0)
-    ap.add_argument("--beta", type=float, default=1.0)
+    ap.add_argument("--beta", type=float, default=0.05)
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("runs/generalisation"))
     args = ap.parse_args()
-    by_suite, table = load(args.traces)
+    traces = load_traces(args.traces)
+    by_suite, table = traces.by_suite(), traces.table
     suites = sorted(by_suite)
     split = {s: split_holdout(eps, args.holdout) for s, eps in by_suite.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     rules: dict[str, Any] = {}
     for s in suites:
         train, _ = split[s]
-        model = train_ppo(
-            train, table, alpha=args.alpha, beta=args.beta, timesteps=args.timesteps, seed=args.seed
-        )
         path = args.out / f"controller-{s}.onnx"
-        export_onnx(model, path, table=table, metadata={"suites": [s], "beta": args.beta})
+        train_controller(
+            train,
+            table,
+            path,
+            alpha=args.alpha,
+            beta=args.beta,
+            timesteps=args.timesteps,
+            seed=args.seed,
+            metadata={"suites": [s], "model": traces.model},
+        )
         rules[f"trained on {s} only"] = onnx_rule(path, table)
         print(f"trained {path} on {len(train)} {s} episodes")
-    rules["default (all four suites)"] = onnx_rule(default_controller_path(), table)
-    fixed = {f"fixed:k={d.k},depth={d.depth}": (lambda x, i=i: i) for i, d in enumerate(table)}
+    rules["shipped (all four suites)"] = onnx_rule(default_controller_path(traces.model), table)
+    fixed = fixed_rules(table)
 
     lines = [
         "## Generalisation across suites (replay)",
@@ -90,7 +67,7 @@ def main() -> None:
         "",
         f"Replay on all recorded episodes of each suite (alpha {args.alpha:g}, beta "
         f"{args.beta:g}, PPO {args.timesteps} timesteps, seed {args.seed}). Per cell: reward "
-        "R = alpha*Q - beta*C / good-step rate Q / generated tokens per step; * marks cells "
+        "R = alpha*Q - beta*C / good-step rate Q / tokens per step; * marks cells "
         "where the controller was trained on 80% of those episodes (in distribution). Sizes: "
         + ", ".join(
             f"{s} {len(by_suite[s])} episodes ({sum(len(e.steps) for e in by_suite[s])} steps)"
@@ -108,7 +85,7 @@ def main() -> None:
         return text + (" *" if seen else ""), st["reward"]
 
     for name, rule in rules.items():
-        cells = [cell(rule, s, seen=name.startswith("default") or s in name)[0] for s in suites]
+        cells = [cell(rule, s, seen=name.startswith("shipped") or s in name)[0] for s in suites]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     best = []
     for s in suites:

@@ -6,6 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from aip_sdk import register_backend
+
+# The scripted fake is registered for the tests only (never as a distribution's entry point).
+register_backend("scripted", "aip_sdk.testing:ScriptedBackend", override=True)
+
 
 @pytest.fixture(scope="session")
 def real_backend() -> Iterator[object]:

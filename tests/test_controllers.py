@@ -134,7 +134,9 @@ def test_learned_controller_of_schema_1_is_refused_naming_the_schema_it_needs(tm
 
 def test_learned_controller_refuses_a_wrong_input_width(tmp_path):
     path = _tiny_controller(tmp_path / "wide.onnx", width=12)
-    with pytest.raises(ControllerError, match="expects 12 features but schema 'aip-features/2' has 14"):
+    with pytest.raises(
+        ControllerError, match="expects 12 features but schema 'aip-features/2' has 14"
+    ):
         make_controller(f"learned:{path}")
 
 

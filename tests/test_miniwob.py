@@ -64,13 +64,13 @@ def test_page_timer_is_raised_for_slow_models(miniwob):
 
 
 def test_dead_browser_fails_the_episode_and_the_next_reset_recovers(miniwob):
-    from aip_sdk import EnvironmentError_
+    from aip_sdk import EnvError
 
     env = miniwob.make("click-test-2/1003")
     try:
         obs, _ = env.reset()
         env._env.unwrapped.instance.driver.quit()  # the browser dies
-        with pytest.raises(EnvironmentError_, match="browser"):
+        with pytest.raises(EnvError, match="browser"):
             env.step(obs["actions"][0])
         obs, info = env.reset()  # a new browser
         env.step(next(iter(env.good_actions())))

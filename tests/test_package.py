@@ -48,7 +48,7 @@ def test_public_names_are_exactly_the_intended_ones():
             "Cost",
             "DataError",
             "Decision",
-            "EnvironmentError_",
+            "EnvError",
             "Features",
             "MissingDependencyError",
             "ModelLoadError",
@@ -80,7 +80,7 @@ def test_public_names_are_exactly_the_intended_ones():
         "ControllerError",
         "ConversionError",
         "DataError",
-        "EnvironmentError_",
+        "EnvError",
         "MissingDependencyError",
         "ModelLoadError",
     ],
@@ -89,10 +89,26 @@ def test_every_error_derives_from_aip_error(name):
     assert issubclass(getattr(aip_sdk, name), AipError)
 
 
-def test_builtin_backend_comes_through_the_entry_point_group():
+def test_builtin_backends_come_through_the_entry_point_group():
     backends = available_backends()
     assert backends["llamacpp"] == "aip_sdk_llamacpp:LlamaCppBackend"
-    assert backends["scripted"] == "aip_sdk.testing:ScriptedBackend"
+    assert backends["onnx"] == "aip_sdk_onnx:OnnxBackend"
+
+
+def test_the_test_fake_is_not_a_registered_backend():
+    import subprocess
+    import sys
+
+    code = "from aip_sdk import available_backends; print(sorted(available_backends()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "scripted" not in out.stdout and "llamacpp" in out.stdout
+
+
+def test_the_old_environment_error_name_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="renamed EnvError"):
+        old = aip_sdk.EnvironmentError_
+    assert old is aip_sdk.EnvError
+    assert not issubclass(aip_sdk.DataError, aip_sdk.EnvError)  # a bad file is not a crash
 
 
 def test_unknown_backend_suggests_the_closest_name():

@@ -123,7 +123,7 @@ def test_default_controller_is_the_shipped_learned_one():
 
 
 def test_an_environment_failure_fails_the_episode_and_keeps_the_steps(blocksworld):
-    from aip_sdk import EnvironmentError_
+    from aip_sdk import EnvError
 
     env = blocksworld.make("2", "basic_3")
     real_step = env.step
@@ -132,7 +132,7 @@ def test_an_environment_failure_fails_the_episode_and_keeps_the_steps(blocksworl
     def flaky(action):
         calls.append(action)
         if len(calls) == 2:
-            raise EnvironmentError_("the browser died")
+            raise EnvError("the browser died")
         return real_step(action)
 
     env.step = flaky

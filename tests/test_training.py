@@ -267,7 +267,11 @@ def test_serving_and_collection_compute_identical_features(real_backend):
     suite = load_suite("grid")
     task = "DoorKey-5x5/3"
     trace = Collector(
-        real_backend, TraceStore("/nonexistent"), pool_sizes={0: 1}, horizon=0, max_steps=4,
+        real_backend,
+        TraceStore("/nonexistent"),
+        pool_sizes={0: 1},
+        horizon=0,
+        max_steps=4,
         follow_expert=1.0,
     ).episode(suite.make(task, "train"), "grid", "train", task, 7)
     env = suite.make(task, "train")
@@ -281,5 +285,7 @@ def test_serving_and_collection_compute_identical_features(real_backend):
         obs, _r, _t, _u, info = env.step(step.taken)  # the expert's action, as collected
         ctx.advance(step.taken, obs, info, rec.cost)
     assert len(served) == len(trace.steps) >= 3
-    np.testing.assert_allclose(np.array(served), np.array([s.features for s in trace.steps]), atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(served), np.array([s.features for s in trace.steps]), atol=1e-5
+    )
     assert any(s.features[9] > 0 or s.features[12] > 0 or s.features[4] > 0 for s in trace.steps)

@@ -6,7 +6,7 @@ download a driver. The page's episode timer (``core.EPISODE_MAX_TIME``) is raise
 is not cut off. Actions are phrased over DOM elements: ``click <button> Submit``,
 ``type 'kenda' into <input_text id=username>`` (the strings to type are MiniWoB's task fields).
 Success is ``raw_reward == 1``. One browser per environment, closed by ``close()`` and at
-interpreter exit; a browser that dies raises :class:`~aip_sdk.EnvironmentError_`, the episode is
+interpreter exit; a browser that dies raises :class:`~aip_sdk.EnvError`, the episode is
 failed, and the next ``reset`` starts a new browser.
 
 Task ids are ``TASK/SEED`` (``click-button/1003``) or a bare task name (its split's first seed).
@@ -27,7 +27,7 @@ import gymnasium
 
 from aip_sdk.envs.base import TextEnvBase
 from aip_sdk.envs.suite import Task, check_split
-from aip_sdk.errors import ConfigError, EnvironmentError_, MissingDependencyError
+from aip_sdk.errors import ConfigError, EnvError, MissingDependencyError
 
 __all__ = ["TASKS", "MiniWobEnv", "MiniWobSuite"]
 
@@ -108,7 +108,7 @@ class MiniWobEnv(TextEnvBase):
             if inst is not None:
                 inst.died = True  # miniwob starts a fresh browser on the next reset
             self._done = True
-            raise EnvironmentError_(
+            raise EnvError(
                 f"the browser of MiniWoB task {self.task_id!r} failed ({type(exc).__name__}: "
                 f"{str(exc).strip()[:200]}); the episode is failed, the next reset starts a new "
                 f"browser"

@@ -208,6 +208,12 @@ class LlamaCppBackend:
             parallel_samples=max_parallel,
         )
 
+    def __enter__(self) -> LlamaCppBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return (
             f"<LlamaCppBackend model={self._model_name!r} n_ctx={self._n_ctx} "

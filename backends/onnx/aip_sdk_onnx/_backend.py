@@ -248,6 +248,12 @@ class OnnxBackend:
                 f"aip-sdk decoder, convert the model again"
             ) from exc
 
+    def __enter__(self) -> OnnxBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return (
             f"<OnnxBackend model={self._model_name!r} n_ctx={self._n_ctx} "

@@ -1,0 +1,192 @@
+"""The training pipeline behind ``aip-sdk train-controller`` and the study scripts.
+
+Read trace folders into one set (:func:`load_traces`), train and export a controller per beta
+(:func:`train_controller`), and score decision rules in replay (:func:`rules_table`): the
+learned controllers, every fixed decision of the table and the replay oracle, on the training
+and the held-out episodes. The CLI and ``scripts/`` call these; they hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from aip_sdk.decision import Decision, table_from_json
+from aip_sdk.errors import ConfigError
+from aip_sdk.traces import EpisodeTrace, TraceStore
+
+__all__ = [
+    "TraceSet",
+    "fixed_rules",
+    "load_traces",
+    "onnx_rule",
+    "rules_table",
+    "sweep_path",
+    "train_controller",
+]
+
+Rule = Any  # a callable features -> index, ("fixed", index), or "oracle"
+
+
+@attrs.frozen(kw_only=True)
+class TraceSet:
+    """Episodes from one or more trace folders that share a decision table.
+
+    Attributes:
+        episodes: every recorded episode.
+        table: the decision table the recordings serve.
+        model: the model the traces were recorded with.
+        suites: the suites recorded, sorted.
+    """
+
+    episodes: tuple[EpisodeTrace, ...]
+    table: tuple[Decision, ...]
+    model: str
+    suites: tuple[str, ...]
+
+    def by_suite(self) -> dict[str, list[EpisodeTrace]]:
+        out: dict[str, list[EpisodeTrace]] = {}
+        for e in self.episodes:
+            out.setdefault(e.suite, []).append(e)
+        return out
+
+
+def load_traces(folders: Sequence[str | Path]) -> TraceSet:
+    """Read trace folders recorded for one decision table and one model.
+
+    Raises:
+        DataError: a folder is not a trace folder or holds a malformed or outdated episode.
+        ConfigError: the folders were recorded with different tables or models, or hold no
+            episodes.
+    """
+    episodes: list[EpisodeTrace] = []
+    tables, models = set(), set()
+    for folder in folders:
+        store = TraceStore(Path(folder))
+        manifest = store.manifest()
+        tables.add(json.dumps(manifest["decision_table"]))
+        models.add(str(manifest.get("model", "")))
+        episodes += list(store.episodes())
+    if len(tables) != 1:
+        raise ConfigError(
+            "the trace folders were recorded for different decision tables (pool sizes or "
+            "horizons); train on folders collected with the same --pool and --horizon"
+        )
+    if len(models) != 1:
+        raise ConfigError(
+            f"the trace folders were recorded with different models ({', '.join(sorted(models))});"
+            f" a controller is trained for one model"
+        )
+    if not episodes:
+        raise ConfigError(
+            f"no episodes in {', '.join(map(str, folders))}; record some with 'aip-sdk collect'"
+        )
+    return TraceSet(
+        episodes=tuple(episodes),
+        table=table_from_json(tables.pop()),
+        model=models.pop(),
+        suites=tuple(sorted({e.suite for e in episodes})),
+    )
+
+
+def sweep_path(out: str | Path, beta: float, sweep: bool) -> Path:
+    """Where a sweep over betas writes each controller (``c.onnx`` -> ``c-beta0.5.onnx``)."""
+    target = Path(out)
+    return target.with_name(f"{target.stem}-beta{beta:g}{target.suffix}") if sweep else target
+
+
+def train_controller(
+    train: Sequence[EpisodeTrace],
+    table: Sequence[Decision],
+    out: str | Path,
+    *,
+    alpha: float,
+    beta: float,
+    timesteps: int,
+    seed: int,
+    metadata: Mapping[str, Any],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Train PPO in replay and export the controller to ``out`` (parity-checked).
+
+    Returns:
+        (the SB3 model, the export report).
+    """
+    from aip_sdk.training.ppo import export_onnx, train_ppo
+
+    model = train_ppo(
+        train, table, alpha=alpha, beta=beta, timesteps=timesteps, seed=seed, progress=progress
+    )
+    meta = {
+        "alpha": alpha,
+        "beta": beta,
+        "timesteps": timesteps,
+        "seed": seed,
+        "episodes": len(train),
+        "cost": "tokens",
+        **metadata,
+    }
+    report = export_onnx(model, out, table=table, metadata=meta)
+    return model, report
+
+
+def onnx_rule(path: str | Path, table: Sequence[Decision]) -> Rule:
+    """A replay rule from an exported controller, mapped onto ``table`` (its decisions must be
+    in the table)."""
+    from aip_sdk.controllers.learned import LearnedController
+
+    ctrl = LearnedController(path=Path(path))
+    index = {d: i for i, d in enumerate(table)}
+    missing = [str(d) for d in ctrl.table if d not in index]
+    if missing:
+        raise ConfigError(
+            f"controller {str(path)!r} decides {', '.join(missing)}, which the traces' table "
+            f"does not hold"
+        )
+    order = [index[d] for d in ctrl.table]
+
+    def choose(x: np.ndarray[Any, Any]) -> int:
+        return order[int(np.argmax(ctrl.logits(x)))]
+
+    return choose
+
+
+def fixed_rules(table: Sequence[Decision]) -> dict[str, Rule]:
+    """One replay rule per fixed decision, named by its strategy spec."""
+    return {f"fixed:{str(d).replace(' ', ',')}": ("fixed", i) for i, d in enumerate(table)}
+
+
+def rules_table(
+    groups: Mapping[str, Sequence[EpisodeTrace]],
+    table: Sequence[Decision],
+    rules: Mapping[str, Rule],
+    *,
+    alpha: float,
+    beta: float,
+) -> list[str]:
+    """Markdown rows scoring every rule on every group of episodes in replay.
+
+    Columns: reward R = alpha*Q - beta*C, the good-step rate Q, the cost C in units of one
+    sample, and tokens per step (evaluated prompt, probe where paid, candidates, rollouts).
+    """
+    from aip_sdk.training.replay import evaluate
+
+    lines = [
+        "| rule | episodes | reward | good steps | cost C (samples) | tokens/step |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, rule in rules.items():
+        for label, eps in groups.items():
+            if not eps:
+                continue
+            st = evaluate(eps, table, rule, alpha=alpha, beta=beta)
+            lines.append(
+                f"| {name} | {label} | {st['reward']:.3f} | {st['good_step_rate']:.2f} | "
+                f"{st['cost']:.2f} | {st['tokens_per_step']:.0f} |"
+            )
+    return lines
