@@ -49,6 +49,7 @@ def main() -> None:
 @click.option(
     "--data", type=click.Path(file_okay=False), default=None, help="The suite's data folder."
 )
+@click.option("--domain", default=None, help="PlanBench domain for --suite pddl (e.g. logistics).")
 @click.option("--split", default=None, help="Instance set within the suite (default: the suite's).")
 @click.option("--task", "task_id", default=None, help="Task id (default: the split's first task).")
 @click.option(
@@ -68,6 +69,7 @@ def main() -> None:
 def plan(
     suite: str,
     data: str | None,
+    domain: str | None,
     split: str | None,
     task_id: str | None,
     model: str | None,
@@ -82,7 +84,7 @@ def plan(
     from aip_sdk.planner import DEFAULT_CONTROLLER_SPEC, Planner
     from aip_sdk.registry import load_backend
 
-    s = load_suite(suite, data)
+    s = load_suite(suite, data, domain=domain)
     if task_id is None:
         task_id = s.tasks(split)[0].task_id
     env = s.make(task_id, split)
@@ -249,19 +251,21 @@ def convert(model: str, target: str, out: str, weights: str, numerics: str, forc
 @main.command()
 @click.option("--suite", default="blocksworld", show_default=True)
 @click.option("--data", type=click.Path(file_okay=False), default=None)
+@click.option("--domain", default=None, help="PlanBench domain for --suite pddl.")
 @click.option("--split", default=None)
 @_fail_cleanly
-def tasks(suite: str, data: str | None, split: str | None) -> None:
+def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -> None:
     """List a suite's tasks with their difficulty labels."""
     from aip_sdk.envs.suite import load_suite
 
-    for t in load_suite(suite, data).tasks(split):
+    for t in load_suite(suite, data, domain=domain).tasks(split):
         click.echo(f"{t.task_id}\t{t.split}\t{t.difficulty}")
 
 
 @main.command()
 @click.option("--suite", required=True, help="Suite to run.")
 @click.option("--data", type=click.Path(file_okay=False), default=None)
+@click.option("--domain", default=None, help="PlanBench domain for --suite pddl.")
 @click.option("--split", default=None, help="Split (default: the suite's evaluation split).")
 @click.option(
     "--strategy",
@@ -295,6 +299,7 @@ def tasks(suite: str, data: str | None, split: str | None) -> None:
 def bench(
     suite: str,
     data: str | None,
+    domain: str | None,
     split: str | None,
     strategies: tuple[str, ...],
     episodes: int,
@@ -319,7 +324,7 @@ def bench(
 
     for spec in strategies:  # fail on a bad spec before any model is loaded
         make_controller(spec)
-    s = load_suite(suite, data)
+    s = load_suite(suite, data, domain=domain)
     chosen = split or s.default_split
     backend = load_backend(backend_name, model_path=model)
     bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
@@ -348,6 +353,7 @@ def bench(
 @main.command()
 @click.option("--suite", required=True, help="Suite to collect on.")
 @click.option("--data", type=click.Path(file_okay=False), default=None)
+@click.option("--domain", default=None, help="PlanBench domain for --suite pddl.")
 @click.option("--split", default=None, help="Split to sample tasks from (default: the suite's).")
 @click.option("--episodes", type=click.IntRange(1), required=True, help="Tasks to record.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Trace folder.")
@@ -379,6 +385,7 @@ def bench(
 def collect(
     suite: str,
     data: str | None,
+    domain: str | None,
     split: str | None,
     episodes: int,
     out: str,
@@ -405,7 +412,7 @@ def collect(
         sizes = {int(d): int(n) for d, n in (p.split(":") for p in pool.split(","))}
     except ValueError as exc:
         raise ConfigError(f"--pool {pool!r} must look like '0:8' or '0:8,1:2'") from exc
-    s = load_suite(suite, data)
+    s = load_suite(suite, data, domain=domain)
     chosen = split or s.default_split
     from aip_sdk.decision import MAX_DEPTH, MAX_K
 

@@ -13,16 +13,14 @@ import copy
 import json
 import os
 import random
-from functools import cached_property
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
-from aip_sdk.envs.base import TextEnvBase
-from aip_sdk.envs.data import resolve_data_dir
-from aip_sdk.envs.pddl import Atom, Domain, GroundAction, Problem, parse_domain, parse_problem
+from aip_sdk.envs.pddl import Atom, Domain, GroundAction, Problem
+from aip_sdk.envs.planbench import PddlEnv, PddlSuite, Phrasing
 from aip_sdk.envs.suite import Task, check_split
 from aip_sdk.errors import ConfigError, DataError
 
@@ -33,6 +31,9 @@ _SPLITS = {
     "basic": ("generated_basic", "blocksworld"),
 }
 
+# Blocksworld states have always listed the hand first: kept, so prompts stay as they were.
+_STATE_ORDER = ("handempty", "holding", "clear", "on", "ontable")
+
 _REASONS = {
     "clear": "the {0} is not clear",
     "ontable": "the {0} is not on the table",
@@ -40,36 +41,6 @@ _REASONS = {
     "holding": "the hand is not holding the {0}",
     "on": "the {0} is not on top of the {1}",
 }
-
-
-@attrs.frozen
-class Phrasing:
-    """PlanBench's natural-language templates (from its config YAML)."""
-
-    actions: dict[str, str]
-    predicates: dict[str, str]
-    objects: dict[str, str]
-
-    @classmethod
-    def load(cls, path: Path) -> Phrasing:
-        try:
-            cfg = yaml.safe_load(path.read_text())
-            return cls(dict(cfg["actions"]), dict(cfg["predicates"]), dict(cfg["encoded_objects"]))
-        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-            raise DataError(
-                f"PlanBench config {str(path)!r} is unreadable or incomplete: {exc}"
-            ) from exc
-
-    def action(self, a: GroundAction) -> str:
-        return self.actions[a.name].format(*(self.objects[x] for x in a.args))
-
-    def atom(self, atom: Atom) -> str:
-        return self.predicates[atom[0]].format(*(self.objects[x] for x in atom[1:]))
-
-    def state(self, atoms: frozenset[Atom]) -> str:
-        order = {"handempty": 0, "holding": 1, "clear": 2, "on": 3, "ontable": 4}
-        parts = [self.atom(a) for a in sorted(atoms, key=lambda a: (order.get(a[0], 9), a))]
-        return ", ".join(parts)
 
 
 def optimal_plan_length(domain: Domain, problem: Problem, *, limit: int = 200_000) -> int:
@@ -136,93 +107,12 @@ def random_problem(seed: int, n_blocks: int | None = None) -> Problem:
             return Problem(f"generated-{seed}", tuple(blocks), init, goal)
 
 
-class BlocksworldEnv(TextEnvBase):
-    """One Blocksworld problem as a text environment (supports :meth:`clone` for lookahead)."""
+class BlocksworldEnv(PddlEnv):
+    """One Blocksworld problem as a text environment (supports :meth:`clone` for lookahead);
+    a rejected action is explained in Blocksworld's own words."""
 
-    def __init__(
-        self,
-        domain: Domain,
-        problem: Problem,
-        phrasing: Phrasing,
-        *,
-        optimal_steps: int | None = None,
-        max_steps: int | None = None,
-        task_id: str = "",
-    ) -> None:
-        self.domain = domain
-        self.problem = problem
-        self.phrasing = phrasing
-        self.task_id = task_id
-        self._optimal = (
-            optimal_steps if optimal_steps is not None else optimal_plan_length(domain, problem)
-        )
-        super().__init__(max_steps=max_steps or max(20, 3 * self._optimal))
-        self._state = problem.init
-
-    @cached_property
-    def _ground(self) -> list[GroundAction]:
-        return self.domain.ground(self.problem.objects)
-
-    @cached_property
-    def _by_text(self) -> dict[str, GroundAction]:
-        return {self.phrasing.action(a): a for a in self._ground}
-
-    def _reset_task(self, seed: int | None, options: dict[str, Any] | None) -> None:
-        self._state = self.problem.init
-
-    def _state_text(self) -> str:
-        return "As current conditions I have that, " + self.phrasing.state(self._state) + "."
-
-    def _goal_text(self) -> str:
-        return (
-            "have that "
-            + " and ".join(self.phrasing.atom(a) for a in sorted(self.problem.goal))
-            + "."
-        )
-
-    def _admissible(self) -> list[str]:
-        return [self.phrasing.action(a) for a in self._ground if a.applicable(self._state)]
-
-    def _execute(self, action: str) -> tuple[bool, bool, str]:
-        ground = self._by_text[action]
-        before = self._state
-        self._state = ground.apply(self._state)
-        return True, self._state != before, f"You {action}."
-
-    def _explain(self, action: str) -> str:
-        ground = self._by_text.get(action)
-        if ground is None:
-            return super()._explain(action)
-        missing = sorted(ground.pre - self._state)
-        reasons = [
-            _REASONS[m[0]].format(*(self.phrasing.objects[x] for x in m[1:])) for m in missing
-        ]
-        return f"Cannot {action}: {' and '.join(reasons)}."
-
-    def _success(self) -> bool:
-        return self.problem.goal <= self._state
-
-    def _optimal_steps(self) -> int | None:
-        return self._optimal
-
-    def _goal_progress(self) -> float | None:
-        goal = self.problem.goal
-        return len(goal & self._state) / len(goal) if goal else 1.0
-
-    def good_actions(self) -> set[str]:
-        """The admissible actions that start a shortest plan from the current state."""
-        here = distance_to_goal(self._ground, self._state, self.problem)
-        good = set()
-        for a in self._ground:
-            if a.applicable(self._state):
-                nxt = a.apply(self._state)
-                if distance_to_goal(self._ground, nxt, self.problem) == here - 1:
-                    good.add(self.phrasing.action(a))
-        return good
-
-    @property
-    def state(self) -> frozenset[Atom]:
-        return self._state
+    def _reasons(self, missing: Sequence[Atom]) -> list[str]:
+        return [_REASONS[m[0]].format(*(self.phrasing.obj(x) for x in m[1:])) for m in missing]
 
     def clone(self) -> BlocksworldEnv:
         """An independent copy in the same state (for lookahead)."""
@@ -230,29 +120,28 @@ class BlocksworldEnv(TextEnvBase):
 
 
 @attrs.define
-class BlocksworldSuite:
+class BlocksworldSuite(PddlSuite):
     """The Blocksworld suite over a PlanBench folder (``instances/``, ``configs/``,
-    ``prompts/``)."""
+    ``prompts/``): PlanBench's 3-block and 4-5-block sets and a seeded generator."""
 
+    domain: str = "blocksworld"
     data: str | os.PathLike[str] | None = None
-    name: str = "blocksworld"
-    splits: tuple[str, ...] = ("basic", "basic_3", "generated")
     default_split: str = "basic"
     generated_count: int = 1000
 
-    @cached_property
-    def root(self) -> Path:
-        return resolve_data_dir("planbench", self.data)
+    @property
+    def name(self) -> str:
+        return "blocksworld"
 
-    @cached_property
-    def domain(self) -> Domain:
-        return parse_domain(self.root / "instances" / "blocksworld" / "generated_domain.pddl")
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return ("basic", "basic_3", "generated")
 
-    def phrasing(self, split: str) -> Phrasing:
+    def _load_phrasing(self, split: str) -> Phrasing:
         cfg = "blocksworld_3" if split == "basic_3" else "blocksworld"
-        return Phrasing.load(self.root / "configs" / f"{cfg}.yaml")
+        return Phrasing.load(self.root / "configs" / f"{cfg}.yaml", order=_STATE_ORDER)
 
-    def _plans(self, split: str) -> dict[str, str]:
+    def _read_plans(self, split: str) -> dict[str, str]:
         path = self.root / "prompts" / _SPLITS[split][1] / "task_1_plan_generation.json"
         try:
             data = json.loads(path.read_text())
@@ -270,33 +159,7 @@ class BlocksworldSuite:
                 Task(suite=self.name, task_id=str(i), split=split, difficulty=f"{3 + i % 3}-blocks")
                 for i in range(self.generated_count)
             ]
-        plans = self._plans(split)
-        out = []
-        for path in self._instance_dir(split).glob("instance-*.pddl"):
-            tid = path.stem.split("-", 1)[1]
-            if tid not in plans:  # PlanBench publishes no plan for a few instances
-                continue
-            length = len([ln for ln in plans.get(tid, "").splitlines() if ln.strip()])
-            out.append(Task(suite=self.name, task_id=tid, split=split, difficulty=f"opt-{length}"))
-        return sorted(out, key=lambda t: int(t.task_id))
-
-    def ground_truth_plan(self, task_id: str, split: str | None = None) -> list[str]:
-        """PlanBench's optimal plan for an instance, as admissible-action strings."""
-        split = check_split(self, split)
-        phr = self.phrasing(split)
-        colour = {v.split()[0]: k for k, v in phr.objects.items()}
-        plan = self._plans(split).get(task_id)
-        if plan is None:
-            raise DataError(
-                f"PlanBench has no ground-truth plan for instance {task_id!r} ({split})"
-            )
-        steps = []
-        for line in plan.splitlines():
-            parts = line.strip().strip("()").split()
-            if parts:
-                args = tuple(colour[p] for p in parts[1:])
-                steps.append(phr.actions[parts[0]].format(*(phr.objects[a] for a in args)))
-        return steps
+        return super().tasks(split)
 
     def make(self, task_id: str, split: str | None = None, **options: Any) -> BlocksworldEnv:
         """Build the environment of one task.
@@ -315,17 +178,17 @@ class BlocksworldSuite:
                 ) from exc
             problem = random_problem(seed)
             return BlocksworldEnv(
-                self.domain, problem, self.phrasing(split), task_id=task_id, **options
+                self.pddl_domain, problem, self.phrasing(split), task_id=task_id, **options
             )
         path = self._instance_dir(split) / f"instance-{task_id}.pddl"
         if not path.is_file():
             raise ConfigError(
                 f"blocksworld split {split!r} has no instance {task_id!r} (no file {str(path)!r})"
             )
-        problem = parse_problem(path)
+        problem = self._problem(path)
         optimal = len(self.ground_truth_plan(task_id, split))
         return BlocksworldEnv(
-            self.domain,
+            self.pddl_domain,
             problem,
             self.phrasing(split),
             optimal_steps=optimal,

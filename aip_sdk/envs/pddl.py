@@ -1,7 +1,8 @@
 """A small STRIPS reader and simulator for PDDL domains and problems (own code, no GPL).
 
-Supports what PlanBench's Blocksworld uses: typed-free parameters, conjunctive positive
-preconditions, add and delete effects, a conjunctive goal.
+Supports STRIPS, as PlanBench's domains use it: untyped parameters, conjunctive positive
+preconditions, add and delete effects, a conjunctive goal. Anything else (types, negative or
+disjunctive conditions, conditional effects) is a :class:`DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -121,8 +122,16 @@ class Problem:
 def _read(path: Path) -> str:
     try:
         return path.read_text()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"PDDL file {str(path)!r} is not text ({exc}); pass a .pddl file") from exc
     except OSError as exc:
         raise DataError(f"cannot read PDDL file {str(path)!r}: {exc}") from exc
+
+
+def _name(part: list[SExpr], what: str, src: str) -> str:
+    if len(part) < 2 or not isinstance(part[1], str):
+        raise DataError(f"{src}: ({what} ...) has no name; write ({what} NAME)")
+    return part[1]
 
 
 def parse_domain(path: Path) -> Domain:
@@ -138,13 +147,33 @@ def parse_domain(path: Path) -> Domain:
             continue
         head = part[0]
         if head == "domain":
-            name = str(part[1])
+            name = _name(part, "domain", src)
+        elif head == ":requirements":
+            other = [str(r) for r in part[1:] if r != ":strips"]
+            if other:
+                raise DataError(
+                    f"{src}: requirements {' '.join(other)} are not supported; only STRIPS "
+                    f"domains (:strips) can be played"
+                )
+        elif head == ":types":
+            raise DataError(f"{src}: typed domains are not supported; only STRIPS")
         elif head == ":action":
+            if len(part) < 2 or not isinstance(part[1], str):
+                raise DataError(f"{src}: an :action has no name")
             fields = {str(part[i]): part[i + 1] for i in range(2, len(part) - 1, 2)}
             params = fields.get(":parameters", [])
-            if not isinstance(params, list):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
                 raise DataError(f"{src}: action {part[1]!r} has malformed :parameters")
-            pre, _ = _atoms(fields.get(":precondition", []), src)
+            if "-" in params:
+                raise DataError(
+                    f"{src}: action {part[1]!r} has typed parameters; only STRIPS is supported"
+                )
+            pre, negated = _atoms(fields.get(":precondition", []), src)
+            if negated:
+                raise DataError(
+                    f"{src}: action {part[1]!r} has negative preconditions; only STRIPS is "
+                    f"supported"
+                )
             add, delete = _atoms(fields.get(":effect", []), src)
             ops.append(
                 Operator(
@@ -177,7 +206,7 @@ def parse_problem(path: Path) -> Problem:
         head = part[0]
         seen.add(head)
         if head == "problem":
-            name = str(part[1])
+            name = _name(part, "problem", src)
         elif head == ":objects":
             objects = tuple(str(o) for o in part[1:])
         elif head == ":init":
@@ -186,7 +215,10 @@ def parse_problem(path: Path) -> Problem:
                 atoms += _atoms(a, src)[0]
             init = frozenset(atoms)
         elif head == ":goal":
-            goal = frozenset(_atoms(part[1], src)[0]) if len(part) > 1 else frozenset()
+            pos, negated = _atoms(part[1], src) if len(part) > 1 else ([], [])
+            if negated:
+                raise DataError(f"{src}: the goal has negative conditions; only STRIPS")
+            goal = frozenset(pos)
     for needed in (":objects", ":init", ":goal"):
         if needed not in seen:
             raise DataError(f"{src}: the problem has no {needed} section")

@@ -43,26 +43,42 @@ class Suite(Protocol):
 
 SUITES = {
     "blocksworld": "aip_sdk.envs.blocksworld:BlocksworldSuite",
+    "pddl": "aip_sdk.envs.planbench:PddlSuite",
     "grid": "aip_sdk.envs.grid:GridSuite",
     "alfworld": "aip_sdk.envs.alfworld:AlfworldSuite",
     "miniwob": "aip_sdk.envs.miniwob:MiniWobSuite",
 }
 
 
-def load_suite(name: str, data: str | os.PathLike[str] | None = None) -> Suite:
+def load_suite(name: str, data: str | os.PathLike[str] | None = None, **options: Any) -> Suite:
     """Build the suite ``name`` reading from ``data`` (or the default data folder).
 
+    ``options`` go to the suite (``domain="logistics"`` for ``pddl``); ``"pddl:logistics"`` is
+    short for ``load_suite("pddl", domain="logistics")``.
+
     Raises:
-        ConfigError: no suite has that name (the message suggests the closest).
+        ConfigError: no suite has that name (the message suggests the closest), or an option the
+            suite does not take.
         MissingDependencyError: the suite's packages are not installed.
     """
+    name, _, domain = name.partition(":")
+    if domain:
+        options = {**options, "domain": domain}
     target = SUITES.get(name)
     if target is None:
         close = difflib.get_close_matches(name, list(SUITES), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown suite {name!r} (known: {', '.join(SUITES)}){hint}")
     module, _, cls = target.partition(":")
-    suite: Suite = getattr(importlib.import_module(module), cls)(data=data)
+    factory = getattr(importlib.import_module(module), cls)
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        suite: Suite = factory(data=data, **options)
+    except TypeError as exc:
+        raise ConfigError(
+            f"suite {name!r} does not take {', '.join(sorted(options))} ({exc}); --domain is "
+            f"for --suite pddl"
+        ) from exc
     return suite
 
 
