@@ -71,12 +71,22 @@ class Completion:
         token_logprobs: the model's log-probability of each generated token (temperature 1,
             before any constraint mask), so values are comparable across requests.
         finish_reason: ``"stop"`` (end of turn, stop string or complete choice) or ``"length"``.
+        choice_logprobs: for a constrained sample, the log-probability of each chosen token
+            among the tokens the choices allowed at that step (at temperature 1): their sum is
+            the probability of the whole choice under constrained decoding.
+        choice_margins: for a constrained sample, the top-1 minus top-2 probability among the
+            allowed tokens at each step (1 where one token was allowed).
+        choice_entropy: for a constrained sample, the entropy of the first step's allowed
+            tokens over log(their number) (0 where one token was allowed).
     """
 
     text: str
     token_ids: tuple[int, ...] = ()
     token_logprobs: tuple[float, ...] = ()
     finish_reason: str = "stop"
+    choice_logprobs: tuple[float, ...] = ()
+    choice_margins: tuple[float, ...] = ()
+    choice_entropy: float = 0.0
 
     @property
     def logprob(self) -> float:

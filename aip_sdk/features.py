@@ -1,8 +1,9 @@
 """Step features: the controller's input, cheap, domain-agnostic and versioned.
 
-They come from one *probe* (a single ``score`` pass over the admissible actions; its prompt is
-the choice prompt, so the samples drawn after it reuse the evaluated prompt) and from the
-episode's :class:`~aip_sdk.context.StepContext`. Changing the list or the meaning of a feature
+They come from one *probe* (one greedy constrained choice among the admissible actions: its
+prompt is the choice prompt, so the samples drawn after it reuse the evaluated prompt, and it
+generates only the action's tokens) and from the episode's
+:class:`~aip_sdk.context.StepContext`. Changing the list or the meaning of a feature
 changes :data:`FEATURE_SCHEMA`; a learned controller refuses features of another schema.
 
 Schema ``aip-features/2`` (``aip-features/1`` was the first nine without the context signals
@@ -10,19 +11,19 @@ Schema ``aip-features/2`` (``aip-features/1`` was the first nine without the con
 
 | index | name | meaning |
 | --- | --- | --- |
-| 0 | top1_prob | probability of the most likely action (softmax of the summed log-probs) |
-| 1 | margin | top-1 minus top-2 probability |
-| 2 | entropy | entropy of the action distribution / log(number of actions) |
+| 0 | top1_prob | probability of the greedy choice under constrained decoding |
+| 1 | margin | smallest top-1 minus top-2 probability among the allowed tokens of its steps |
+| 2 | entropy | entropy of the first step's allowed tokens / log(their number) |
 | 3 | log_actions | log(number of actions) / log(64), clipped to [0, 1] |
 | 4 | step_frac | step index / the environment's step limit |
 | 5 | budget_frac | compute spent / budget (0 without a budget), clipped to [0, 1] |
 | 6 | last_failed | 1 if the previous action was rejected by the environment |
 | 7 | no_progress | 1 if the previous action was rejected, changed nothing or undid the one before |
-| 8 | mean_logprob | mean per-token log-prob of the top action / 10, clipped to [-1, 0] |
+| 8 | mean_logprob | mean per-token log-prob of the greedy choice / 10, clipped to [-1, 0] |
 | 9 | since_change | steps since the state last changed / 5, clipped to [0, 1] |
 | 10 | repeats | times the current state was seen before in the episode / 3, clipped to [0, 1] |
 | 11 | undone | 1 if the previous action returned to the state before the one before |
-| 12 | top_is_last | 1 if the probe's top action is the action just taken (a loop in the making) |
+| 12 | top_is_last | 1 if the probe's choice is the action just taken (a loop in the making) |
 | 13 | copyable | 1 if the environment can be copied (lookahead is possible) |
 """
 
@@ -35,6 +36,8 @@ from typing import TYPE_CHECKING
 import attrs
 import numpy as np
 import numpy.typing as npt
+
+from aip_sdk.backend import Completion
 
 if TYPE_CHECKING:
     from aip_sdk.context import StepContext
@@ -62,35 +65,49 @@ FEATURE_NAMES = (
 
 @attrs.frozen(kw_only=True)
 class Probe:
-    """The probe's reading of a step: the model's distribution over the admissible actions.
+    """The probe's reading of a step: one greedy constrained choice among the admissible actions.
+
+    The cheapest look at a step: its prompt is the choice prompt (the samples a decision draws
+    after it reuse the evaluated prompt) and it generates only the action's few tokens, however
+    many actions there are. Its action is what ``k=0`` takes.
 
     Attributes:
         actions: the admissible actions, in the environment's order.
-        logprobs: summed log-probability of each action.
-        token_counts: tokens of each action.
+        best: the greedy choice.
+        logprob: the choice's log-probability under constrained decoding (the sum, over its
+            tokens, of the chosen token's log-prob among the tokens the actions allowed).
+        margin: the smallest top-1 minus top-2 probability among the allowed tokens over the
+            choice's steps (1: never a rival).
+        entropy: the first step's entropy over its allowed tokens / log(their number).
+        mean_logprob: the mean unconstrained log-prob of the choice's tokens.
+        tokens: tokens the choice generated.
     """
 
     actions: tuple[str, ...]
-    logprobs: tuple[float, ...]
-    token_counts: tuple[int, ...]
+    best: str
+    logprob: float = 0.0
+    margin: float = 1.0
+    entropy: float = 0.0
+    mean_logprob: float = 0.0
+    tokens: int = 0
 
     @property
-    def probs(self) -> npt.NDArray[np.float64]:
-        lp = np.asarray(self.logprobs, dtype=np.float64)
-        if lp.size == 0:
-            return lp
-        p = np.exp(lp - lp.max())
-        out: npt.NDArray[np.float64] = p / p.sum()
-        return out
-
-    @property
-    def best(self) -> str:
-        """The action the probe ranks first."""
-        return self.actions[int(np.argmax(self.logprobs))]
+    def top1_prob(self) -> float:
+        return float(math.exp(self.logprob))
 
 
-def make_probe(actions: Sequence[str], logprobs: Sequence[float], counts: Sequence[int]) -> Probe:
-    return Probe(actions=tuple(actions), logprobs=tuple(logprobs), token_counts=tuple(counts))
+def make_probe(actions: Sequence[str], choice: Completion) -> Probe:
+    """The probe of a greedy constrained ``choice`` among ``actions``."""
+    n = max(1, len(choice.token_ids))
+    return Probe(
+        actions=tuple(actions),
+        best=choice.text,
+        logprob=float(sum(choice.choice_logprobs)),
+        margin=min(choice.choice_margins, default=1.0),
+        entropy=choice.choice_entropy,
+        mean_logprob=float(sum(choice.token_logprobs)) / n,
+        tokens=len(choice.token_ids),
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -115,14 +132,9 @@ class Features:
         """Build the features of a step from its probe and the episode's step context."""
         n = len(probe.actions) if probe is not None else 0
         if probe is not None and n > 0:
-            p = np.sort(probe.probs)[::-1]
-            top1 = float(p[0])
-            margin = float(p[0] - p[1]) if n > 1 else 1.0
-            ent = float(-(p * np.log(np.clip(p, 1e-12, 1.0))).sum())
-            entropy = ent / math.log(n) if n > 1 else 0.0
-            i = int(np.argmax(probe.logprobs))
-            mean_lp = probe.logprobs[i] / max(1, probe.token_counts[i])
-            top_is_last = bool(context.history) and probe.actions[i] == context.history[-1]
+            top1, margin, entropy = probe.top1_prob, probe.margin, probe.entropy
+            mean_lp = probe.mean_logprob
+            top_is_last = bool(context.history) and probe.best == context.history[-1]
         else:
             top1, margin, entropy, mean_lp, top_is_last = 0.0, 0.0, 1.0, -10.0, False
         values = (

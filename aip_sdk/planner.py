@@ -222,23 +222,19 @@ class Planner:
         """Carry ``decision`` out in hindsight, costed as if it were the step's only one.
 
         The probe ran first and evaluated the prompt; a trial after it reuses that prompt, so
-        its own record lacks the prompt's cost, which is added back (the probe's continuations
-        are added only to ``k=0``, which acts on the probe).
+        its own record lacks the prompt's cost, which is added back (the probe's generated
+        tokens are added only to ``k=0``, which acts on the probe).
         """
-        probe = look.probe
-        assert probe is not None  # a bound needs the probe
         rec = self._carry_out(
             obs, ctx, decision, attrs.evolve(look, cost=Cost()), env=env, seed=seed
         )
         if decision.uses_probe:
             return attrs.evolve(rec, cost=rec.cost + look.cost)
-        scored = sum(max(0, n - 1) for n in probe.token_counts)
-        total = max(1, look.cost.prompt_tokens)
-        prompt = max(0, look.cost.prompt_tokens - scored)
+        prompt = look.cost.prompt_tokens
         share = Cost(
             prompt_tokens=prompt,
             reused_prompt_tokens=look.cost.reused_prompt_tokens,
-            seconds=look.cost.seconds * prompt / total,
+            seconds=look.cost.seconds * prompt / max(1, look.cost.tokens),
         )
         return attrs.evolve(rec, cost=rec.cost + share)
 

@@ -66,19 +66,21 @@ def rank(
 ) -> list[str]:
     """The distinct actions of ``candidates``, the one the vote chooses first.
 
-    ``majority``: by count; ties go to the higher log-prob (the probe's, when there is one).
+    ``majority``: by count; ties go to the probe's choice, when there is one, then to the
+    higher log-prob.
     ``weighted``: by summed confidence (see :func:`weighted_scores`), then count, then log-prob.
     """
     votes = Counter(c.action for c in candidates)
     best_lp: dict[str, float] = {}
     for c in candidates:
         best_lp[c.action] = max(best_lp.get(c.action, -np.inf), c.logprob)
-    if probe is not None:
-        best_lp = {a: probe.logprobs[probe.actions.index(a)] for a in votes}
+    chosen = probe.best if probe is not None else None
     if vote == "weighted":
         score = weighted_scores(candidates)
-        return sorted(votes, key=lambda a: (score[a], votes[a], best_lp[a]), reverse=True)
-    return sorted(votes, key=lambda a: (votes[a], best_lp[a]), reverse=True)
+        return sorted(
+            votes, key=lambda a: (score[a], votes[a], a == chosen, best_lp[a]), reverse=True
+        )
+    return sorted(votes, key=lambda a: (votes[a], a == chosen, best_lp[a]), reverse=True)
 
 
 def aggregate(
@@ -103,9 +105,11 @@ class Policy:
         return self.backend.render_chat(choice_messages(obs, history))
 
     def probe(self, obs: Observation, history: Sequence[str]) -> tuple[Probe, Cost]:
-        """Score every admissible action once: the cheap first look at the step."""
-        res = self.backend.score(self.prompt(obs, history), obs.actions)
-        return make_probe(obs.actions, res.logprobs, res.token_counts), res.cost
+        """One greedy constrained choice: the cheap first look at the step (see ``Probe``)."""
+        res = self.backend.sample(
+            self.prompt(obs, history), n=1, temperature=0.0, seed=0, choices=obs.actions
+        )
+        return make_probe(obs.actions, res.completions[0]), res.cost
 
     def draw(
         self,

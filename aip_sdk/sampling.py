@@ -113,12 +113,7 @@ def as_choice(c: Completion, trie: ChoiceTrie, choices: Sequence[str]) -> Comple
         if nxt is None:
             break
         node = nxt
-    return Completion(
-        text=choices[trie.ends[node]],
-        token_ids=c.token_ids,
-        token_logprobs=c.token_logprobs,
-        finish_reason="stop",
-    )
+    return attrs.evolve(c, text=choices[trie.ends[node]], finish_reason="stop")
 
 
 def check_sample_args(*, n: int, max_tokens: int, temperature: float, top_p: float) -> None:
@@ -182,6 +177,9 @@ def generate(
     ]
     toks: list[list[int]] = [[] for _ in range(m)]
     lps: list[list[float]] = [[] for _ in range(m)]
+    clps: list[list[float]] = [[] for _ in range(m)]  # among the allowed tokens (constrained)
+    margins: list[list[float]] = [[] for _ in range(m)]
+    entropy = [0.0] * m
     nodes = [0] * m
     reason = ["length"] * m
     texts = [""] * m
@@ -197,6 +195,14 @@ def generate(
             generated += 1
             toks[j].append(tok)
             lps[j].append(float(log_softmax(lg)[tok]))
+            if allowed is not None:
+                sub = log_softmax(lg[allowed])
+                clps[j].append(float(sub[int(np.flatnonzero(allowed == tok)[0])]))
+                probs = np.sort(np.exp(sub))[::-1]
+                margins[j].append(float(probs[0] - probs[1]) if probs.size > 1 else 1.0)
+                if step == 0 and probs.size > 1:
+                    h = float(-(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum())
+                    entropy[j] = h / float(np.log(probs.size))
             if trie is not None:
                 nxt = trie.advance(nodes[j], tok)
                 if nxt is None or trie.finished(nxt):
@@ -234,6 +240,9 @@ def generate(
                 token_ids=tuple(body),
                 token_logprobs=tuple(lps[j]),
                 finish_reason=reason[j],
+                choice_logprobs=tuple(clps[j]),
+                choice_margins=tuple(margins[j]),
+                choice_entropy=entropy[j],
             )
         )
     return out, generated

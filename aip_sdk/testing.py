@@ -40,8 +40,11 @@ class ScriptedBackend:
 
     Args:
         samples: texts returned by ``sample`` one by one, in order; when it runs dry, a
-            constrained call returns the first choice and a free call returns ``""``.
+            constrained call returns the first choice and a free call returns ``""``. A greedy
+            (temperature 0) constrained call, such as the probe, does not read them: it picks
+            the choice with the highest score.
         scores: per-continuation log-probs keyed by continuation; unknown ones score ``-5.0``.
+            A constrained completion's choice statistics are the softmax of its choices' scores.
 
     Every call appends ``(operation, kwargs)`` to :attr:`requests`; each token is one
     whitespace-separated word, and each call reports that cost.
@@ -100,6 +103,7 @@ class ScriptedBackend:
                     "prompt": prompt,
                     "n": n,
                     "max_tokens": max_tokens,
+                    "temperature": temperature,
                     "seed": seed,
                     "stop": tuple(stop),
                     "choices": tuple(choices) if choices else None,
@@ -108,18 +112,36 @@ class ScriptedBackend:
         )
         out = []
         for _ in range(n):
-            fallback = choices[0] if choices else ""
-            text = self.samples.popleft() if self.samples else fallback
+            if choices is not None and temperature == 0:
+                text = max(choices, key=lambda c: self.scores.get(c, -5.0))
+            else:
+                fallback = choices[0] if choices else ""
+                text = self.samples.popleft() if self.samples else fallback
             if choices is not None and text not in choices:
                 raise BackendError(
                     f"scripted output {text!r} is not one of the choices {choices!r}"
                 )
             words = text.split() or [""]
+            stats: dict[str, Any] = {}
+            if choices is not None:
+                lp = np.array([self.scores.get(c, -5.0) for c in choices], dtype=np.float64)
+                p = np.exp(lp - lp.max())
+                p /= p.sum()
+                top = np.sort(p)[::-1]
+                stats = {
+                    "choice_logprobs": (float(np.log(p[list(choices).index(text)])),)
+                    + (0.0,) * (len(words) - 1),
+                    "choice_margins": (float(top[0] - top[1]) if len(top) > 1 else 1.0,),
+                    "choice_entropy": float(-(p * np.log(p)).sum() / np.log(len(p)))
+                    if len(p) > 1
+                    else 0.0,
+                }
             out.append(
                 Completion(
                     text=text,
                     token_ids=tuple(range(len(words))),
                     token_logprobs=tuple(-0.1 for _ in words),
+                    **stats,
                 )
             )
         gen = sum(len(c.token_ids) for c in out)

@@ -97,6 +97,35 @@ def _state(suite: Any, split: str, index: int, seed: int) -> tuple[Any, Any, Ste
     raise RuntimeError(f"no labelled state found for state {index}")
 
 
+def measure_options(
+    backend: Any, suite: Any, split: str, index: int, seed: int, names: tuple[str, ...]
+) -> dict[str, Any]:
+    """Measure again the options ``names`` (run ones, see ``MEASURED``) at one state."""
+    env, obs, ctx, good = _state(suite, split, index, seed)
+    out = {}
+    try:
+        for name in names:
+            reset = getattr(backend, "reset_cache", None)
+            if callable(reset):
+                reset()
+            planner = Planner(backend=backend, controller=MEASURED[name], seed=seed)
+            t0 = time.perf_counter()
+            rec = planner.act(obs, context=ctx, env=env, seed=derive_seed(seed, index, 7))
+            wall = time.perf_counter() - t0
+            out[name] = {
+                "action": rec.action,
+                "correct": rec.action in good,
+                "tokens": rec.cost.tokens,
+                "prompt_tokens": rec.cost.prompt_tokens,
+                "generated_tokens": rec.cost.generated_tokens,
+                "calls": rec.cost.llm_calls,
+                "seconds": wall,
+            }
+    finally:
+        env.close()
+    return out
+
+
 def measure_state(backend: Any, suite: Any, split: str, index: int, seed: int) -> dict[str, Any]:
     """Every option at one labelled state: whether it chose a good action, what it cost.
 
@@ -206,7 +235,21 @@ def main() -> None:
     "--work", type=click.Path(file_okay=False), default="runs/headroom", show_default=True
 )
 @click.option("--backend", "backend_name", default="llamacpp", show_default=True)
-def run(model: str, suite_name: str, states: int, seed: int, work: str, backend_name: str) -> None:
+@click.option(
+    "--redo",
+    multiple=True,
+    type=click.Choice(["probe top (k=0)"]),
+    help="Measure this option again on the states already on disk (after its code changed).",
+)
+def run(
+    model: str,
+    suite_name: str,
+    states: int,
+    seed: int,
+    work: str,
+    backend_name: str,
+    redo: tuple[str, ...],
+) -> None:
     """Measure ``--states`` labelled states of one suite with one model (resumable)."""
     from tqdm import tqdm
 
@@ -220,6 +263,11 @@ def run(model: str, suite_name: str, states: int, seed: int, work: str, backend_
     try:
         for i in tqdm(range(states), desc=f"{backend.model_name} {suite_name}", unit="state"):
             path = folder / f"state-{i:04d}.json"
+            if path.is_file() and redo:
+                row = json.loads(path.read_text())
+                row["options"].update(measure_options(backend, suite, split, i, seed, redo))
+                write_json_atomic(path, row)
+                continue
             if path.is_file():
                 continue
             row = measure_state(backend, suite, split, i, seed)

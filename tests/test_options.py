@@ -32,8 +32,11 @@ def test_k0_takes_the_probe_top_action_without_sampling():
     rec = Planner(backend=b, controller="fixed:k=0").act(OBS)
     assert rec.action == "wait"
     assert rec.candidates == () and rec.decision == Decision(k=0)
-    assert [op for op, _ in b.requests] == ["score"]
-    assert rec.cost.generated_tokens == 0 and rec.cost.prompt_tokens == _request_cost(b)
+    # the probe: one greedy constrained choice, nothing else
+    ((op, kw),) = b.requests
+    assert op == "sample" and kw["n"] == 1 and kw["temperature"] == 0.0
+    assert kw["choices"] == OBS["actions"]
+    assert rec.cost.generated_tokens == 1 and rec.cost.prompt_tokens == _request_cost(b)
 
 
 def test_weighted_vote_prefers_the_confident_minority():

@@ -19,7 +19,7 @@ def test_majority_vote_wins():
     assert len(b.requests) == 1 and b.requests[0][1]["n"] == 4  # drawn in one call
 
 
-def test_ties_are_broken_by_the_probe_logprob():
+def test_ties_are_broken_by_the_probe_choice():
     b = ScriptedBackend(samples=["wait", "sing"], scores={"sing": -1.0, "wait": -3.0})
     rec = Planner(backend=b, controller="conf:threshold=0.99,high_k=2,high_depth=0").act(OBS)
     assert rec.votes == {"wait": 1, "sing": 1}
@@ -94,7 +94,7 @@ def test_oracle_takes_the_cheapest_decision_whose_action_is_good():
     rec = Planner(backend=b, controller="oracle").act(OBS, good_actions={"open door"})
     assert rec.decision == Decision(k=2)
     assert rec.action == "open door"
-    assert [op for op, _ in b.requests] == ["score", "sample", "sample"]  # cheapest first
+    assert [kw["n"] for _, kw in b.requests] == [1, 1, 2]  # the probe, k=1, k=2: cheapest first
     # counted as if k=2 had been the only decision: the prompt once and its two candidates
     prompt = b.count_tokens(b.requests[0][1]["prompt"])
     assert rec.cost.prompt_tokens == prompt + b.count_tokens(b.requests[2][1]["prompt"])
@@ -105,7 +105,7 @@ def test_oracle_takes_the_probe_when_its_top_action_is_good():
     b = ScriptedBackend(scores={"open door": -0.1})
     rec = Planner(backend=b, controller="oracle").act(OBS, good_actions={"open door"})
     assert rec.decision == Decision(k=0) and rec.action == "open door"
-    assert len(b.requests) == 1 and rec.cost.generated_tokens == 0
+    assert len(b.requests) == 1 and rec.cost.generated_tokens == 2  # the probe alone
 
 
 def test_oracle_needs_good_action_labels():
@@ -118,7 +118,7 @@ def test_default_controller_is_the_shipped_learned_one():
     p = Planner(backend=b)
     assert p.controller.spec == "learned"
     rec = p.act(OBS)
-    assert rec.features is not None and b.requests[0][0] == "score"  # the probe ran first
+    assert rec.features is not None and b.requests[0][1]["temperature"] == 0  # probe first
     assert rec.decision in p.controller.table
 
 

@@ -255,7 +255,7 @@ class Collector:
                 features=look.features.values,
                 prompt_tokens=prompt_tokens,
                 probe_top=look.probe.best,
-                probe_tokens=sum(max(0, n - 1) for n in look.probe.token_counts),
+                probe_tokens=look.probe.tokens,
                 pools=pools,
                 rollouts=rollouts,
                 good=good,
