@@ -36,10 +36,21 @@ def _fail_cleanly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _exit_on_term(signum: int, _frame: Any) -> None:
+    # SIGTERM (timeout, kill, Slurm, Kubernetes, docker stop) unwinds like Ctrl-C would:
+    # finally blocks close environments and browsers, benches rebuild their results.
+    raise SystemExit(128 + signum)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aip-sdk")
 def main() -> None:
     """aip-sdk: plan with a local language model, spending compute only where a step needs it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_term)
 
 
 @main.command()
@@ -63,7 +74,7 @@ def main() -> None:
 @click.option("--backend", "backend_name", default="llamacpp", show_default=True)
 @click.option("--controller", default=None, help="Strategy spec, e.g. 'ac:threshold=0.95'.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the PlanResult as JSON.")
 @_fail_cleanly
 def plan(
@@ -80,27 +91,23 @@ def plan(
     as_json: bool,
 ) -> None:
     """Run one episode of a suite task and report actions, success and cost."""
+    from aip_sdk.controllers import make_controller
     from aip_sdk.envs.suite import load_suite
     from aip_sdk.planner import DEFAULT_CONTROLLER_SPEC, Planner
     from aip_sdk.registry import load_backend
 
+    ctrl = make_controller(controller or DEFAULT_CONTROLLER_SPEC)  # a bad spec fails first
     s = load_suite(suite, data, domain=domain)
     if task_id is None:
         task_id = s.tasks(split)[0].task_id
-    env = s.make(task_id, split)
     backend = load_backend(backend_name, model_path=model)
-    planner = Planner(
-        backend=backend,
-        controller=controller or DEFAULT_CONTROLLER_SPEC,
-        seed=seed,
-        owns_backend=True,
-    )
-    limit = max_steps or getattr(env, "max_steps", None)
-    try:
-        result = planner.plan(env, max_steps=limit, seed=seed)
-    finally:
-        env.close()
-        planner.close()
+    with Planner(backend=backend, controller=ctrl, seed=seed, owns_backend=True) as planner:
+        env = s.make(task_id, split)
+        try:
+            limit = max_steps or getattr(env, "max_steps", None)
+            result = planner.plan(env, max_steps=limit, seed=seed)
+        finally:
+            env.close()
     if as_json:
         out = result.to_dict()
         out.update(suite=suite, split=split or s.default_split, task_id=task_id)
@@ -316,7 +323,7 @@ def bench(
 
     from tqdm import tqdm
 
-    from aip_sdk.bench.harness import run_bench
+    from aip_sdk.bench.harness import build_results, run_bench
     from aip_sdk.bench.report import write_pareto, write_summary
     from aip_sdk.controllers import make_controller
     from aip_sdk.envs.suite import load_suite
@@ -328,6 +335,7 @@ def bench(
     chosen = split or s.default_split
     backend = load_backend(backend_name, model_path=model)
     bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
+    results = None
     try:
         results = run_bench(
             backend,
@@ -345,8 +353,12 @@ def bench(
     finally:
         bar.close()
         backend.close()
-    write_summary(results, Path(out) / "summary.md")
-    write_pareto(results, Path(out) / "pareto.png")
+        # Interrupted or not, the files match the episodes on disk.
+        if results is None and (Path(out) / "episodes").is_dir():
+            results = build_results(Path(out))
+        if results is not None and results["runs"]:
+            write_summary(results, Path(out) / "summary.md")
+            write_pareto(results, Path(out) / "pareto.png")
     click.echo(f"wrote {out}/results.json, summary.md and pareto.png")
 
 
@@ -380,7 +392,7 @@ def bench(
     show_default=True,
     help="Probability of taking a good action instead of the behaviour vote.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @_fail_cleanly
 def collect(
     suite: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ class ScriptedBackend:
             the choice with the highest score.
         scores: per-continuation log-probs keyed by continuation; unknown ones score ``-5.0``.
             A constrained completion's choice statistics are the softmax of its choices' scores.
+        delay: seconds each call sleeps (to test interruptions of long runs).
+        model_path: accepted and ignored, so that the CLI's ``--model`` can be passed.
 
     Every call appends ``(operation, kwargs)`` to :attr:`requests`; each token is one
     whitespace-separated word, and each call reports that cost.
@@ -60,6 +63,8 @@ class ScriptedBackend:
     )
     requests: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
     closed: bool = False
+    delay: float = 0.0
+    model_path: Any = None
 
     @property
     def model_name(self) -> str:
@@ -82,6 +87,8 @@ class ScriptedBackend:
     def _check(self) -> None:
         if self.closed:
             raise BackendError("this backend was closed; build a new one")
+        if self.delay:
+            time.sleep(self.delay)
 
     def sample(
         self,

@@ -21,7 +21,7 @@ import numpy as np
 
 from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import Decision, table_from_json
-from aip_sdk.errors import ControllerError, MissingDependencyError
+from aip_sdk.errors import ConfigError, ControllerError, MissingDependencyError
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 
 __all__ = ["DEFAULT_CONTROLLER_FILE", "LearnedController", "default_controller_path"]
@@ -120,13 +120,25 @@ class LearnedController:
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ControllerError(f"controller {str(self.path)!r} must have exactly one input")
-        width = inputs[0].shape[-1]
-        if isinstance(width, int) and width != len(FEATURE_NAMES):
+        width = inputs[0].shape[-1] if inputs[0].shape else None
+        if not isinstance(width, int):
+            raise ControllerError(
+                f"controller {str(self.path)!r} takes an input of width {width!r}; a controller "
+                f"takes exactly {len(FEATURE_NAMES)} features ({FEATURE_SCHEMA}): export it "
+                f"with 'aip-sdk train-controller'"
+            )
+        if width != len(FEATURE_NAMES):
             raise ControllerError(
                 f"controller {str(self.path)!r} expects {width} features but schema "
                 f"{FEATURE_SCHEMA!r} has {len(FEATURE_NAMES)}"
             )
-        self.table = table_from_json(meta[META_TABLE])
+        try:
+            self.table = table_from_json(meta[META_TABLE])
+        except ConfigError as exc:
+            raise ControllerError(
+                f"controller {str(self.path)!r} has a broken {META_TABLE!r} ({exc}); export it "
+                f"again with 'aip-sdk train-controller'"
+            ) from exc
         n_out = session.get_outputs()[0].shape[-1]
         if isinstance(n_out, int) and n_out != len(self.table):
             raise ControllerError(

@@ -15,6 +15,7 @@ Task ids are ``TASK/SEED`` (``click-button/1003``) or a bare task name (its spli
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -57,6 +58,17 @@ _LIVE: weakref.WeakSet[MiniWobEnv] = weakref.WeakSet()
 def _close_all() -> None:
     for env in list(_LIVE):
         env.close()
+
+
+def _stop_driver(inst: Any) -> None:
+    """Stop what is left of a dead instance: the WebDriver session and the chromedriver."""
+    driver = getattr(inst, "driver", None)
+    if driver is None:
+        return
+    with contextlib.suppress(Exception):
+        driver.quit()
+    with contextlib.suppress(Exception):
+        driver.service.stop()
 
 
 def _browser_env() -> None:
@@ -276,6 +288,8 @@ class MiniWobEnv(TextEnvBase):
             inst = getattr(env.unwrapped, "instance", None)
             if inst is not None and not inst.died:
                 env.close()
+            elif inst is not None:  # the browser died: its chromedriver still runs
+                _stop_driver(inst)
             self._env = None
         _LIVE.discard(self)
 

@@ -84,8 +84,14 @@ def load_suite(name: str, data: str | os.PathLike[str] | None = None, **options:
 
 def check_split(suite: Suite, split: str | None) -> str:
     chosen = split or suite.default_split
-    if chosen not in suite.splits:
+    splits = suite.splits
+    if not splits:
         raise ConfigError(
-            f"suite {suite.name!r} has no split {chosen!r}; choose one of {', '.join(suite.splits)}"
+            f"suite {suite.name!r} found no splits in its data folder; pass --data with the "
+            f"folder that holds them"
+        )
+    if chosen not in splits:
+        raise ConfigError(
+            f"suite {suite.name!r} has no split {chosen!r}; choose one of {', '.join(splits)}"
         )
     return chosen

@@ -47,6 +47,11 @@ _GGUF_MAGIC = b"GGUF"
 
 
 def _check_gguf(path: Path) -> None:
+    if path.is_dir():
+        raise ModelLoadError(
+            f"model {str(path)!r} is a directory; pass the path of a .gguf file (a converted "
+            f"ONNX folder needs --backend onnx)"
+        )
     if not path.is_file():
         raise ModelLoadError(
             f"model file {str(path)!r} does not exist; pass the path of a .gguf file "
@@ -437,8 +442,10 @@ class LlamaCppBackend:
             first_lp = log_softmax(first)
             base = len(tokens)
             totals = [float(first_lp[c[0]]) if c else 0.0 for c in ctoks]
-            # Feed every continuation except its last token; batch as many as fit.
+            # Feed every continuation except its last token; batch as many as fit the batch
+            # and the context (the sequences share one KV cache of n_ctx cells).
             pending = [j for j, c in enumerate(ctoks) if len(c) > 1]
+            room = self._n_ctx - base
             extra = 0
             while pending:
                 group: list[int] = []
@@ -446,7 +453,7 @@ class LlamaCppBackend:
                 while (
                     pending
                     and len(group) < self._n_seq - 1
-                    and size + len(ctoks[pending[0]]) - 1 <= self._n_batch
+                    and size + len(ctoks[pending[0]]) - 1 <= min(self._n_batch, room)
                 ):
                     j = pending.pop(0)
                     group.append(j)

@@ -214,6 +214,18 @@ class OnnxBackend:
                 raise ModelLoadError(
                     f"{str(folder)!r} lacks {name}; the folder is incomplete, convert again"
                 )
+        needed = {
+            "config": ("n_layers", "n_kv_heads", "head_dim"),
+            "tokenizer": ("bos_id", "add_bos"),
+        }
+        for section, keys in needed.items():
+            part = meta.get(section)
+            missing = [k for k in keys if not isinstance(part, dict) or k not in part]
+            if missing:
+                raise ModelLoadError(
+                    f"{str(cfg_path)!r} lacks {section} {', '.join(missing)}; the file is "
+                    f"damaged or from another tool: convert the model again"
+                )
         return meta
 
     @staticmethod
