@@ -36,6 +36,10 @@ def _fail_cleanly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _picked(name: str) -> None:
+    click.echo(f"backend: {name} (the best installed; --backend to choose)", err=True)
+
+
 def _exit_on_term(signum: int, _frame: Any) -> None:
     # SIGTERM (timeout, kill, Slurm, Kubernetes, docker stop) unwinds like Ctrl-C would:
     # finally blocks close environments and browsers, benches rebuild their results.
@@ -71,7 +75,13 @@ def main() -> None:
     help="GGUF file, or a converted ONNX folder for --backend onnx "
     "(default: the embedded SmolLM2-135M-Instruct).",
 )
-@click.option("--backend", "backend_name", default="llamacpp", show_default=True)
+@click.option(
+    "--backend",
+    "backend_name",
+    default="auto",
+    show_default=True,
+    help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
+)
 @click.option("--controller", default=None, help="Strategy spec, e.g. 'ac:threshold=0.95'.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
@@ -100,7 +110,7 @@ def plan(
     s = load_suite(suite, data, domain=domain)
     if task_id is None:
         task_id = s.tasks(split)[0].task_id
-    backend = load_backend(backend_name, model_path=model)
+    backend = load_backend(backend_name, model_path=model, notify=_picked)
     with Planner(backend=backend, controller=ctrl, seed=seed, owns_backend=True) as planner:
         env = s.make(task_id, split)
         try:
@@ -141,7 +151,7 @@ def models(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from aip_sdk.models import CATALOGUE, cached_path, is_pulled
-    from aip_sdk.registry import available_backends
+    from aip_sdk.registry import available_backends, best_backend, get_backend_class
 
     click.echo("models:")
     for spec in CATALOGUE.values():
@@ -155,22 +165,16 @@ def models(ctx: click.Context) -> None:
         click.echo(f"  {'':<30} {spec.description}")
     click.echo("backends:")
     for name, target in available_backends().items():
-        click.echo(f"  {name:<10} {target}")
+        try:
+            about = getattr(get_backend_class(name), "about", None)
+            note = about() if callable(about) else ""
+        except AipError as exc:  # installed plugin, missing native package
+            note = f"not usable: {exc}"
+        click.echo(f"  {name:<10} {target}" + (f"\n  {'':<10} {note}" if note else ""))
     try:
-        from aip_sdk_onnx._providers import choose_providers
-    except ImportError:
-        return
-    import warnings
-
-    import onnxruntime as ort
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        chosen = choose_providers(None)
-    click.echo(
-        f"onnx execution providers: available {', '.join(ort.get_available_providers())}; "
-        f"default order {', '.join(p if isinstance(p, str) else p[0] for p in chosen)}"
-    )
+        click.echo(f"auto picks: {best_backend()}")
+    except AipError as exc:
+        click.echo(f"auto picks: none ({exc})")
 
 
 @models.command("pull")
@@ -293,7 +297,13 @@ def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -
     help="Run seeds FIRST-SEED.. (spread seeds over processes that share --out).",
 )
 @click.option("--model", type=click.Path(), envvar="AIP_SDK_MODEL", default=None)
-@click.option("--backend", "backend_name", default="llamacpp", show_default=True)
+@click.option(
+    "--backend",
+    "backend_name",
+    default="auto",
+    show_default=True,
+    help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
+)
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit per episode.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True)
 @click.option(
@@ -333,7 +343,7 @@ def bench(
         make_controller(spec)
     s = load_suite(suite, data, domain=domain)
     chosen = split or s.default_split
-    backend = load_backend(backend_name, model_path=model)
+    backend = load_backend(backend_name, model_path=model, notify=_picked)
     bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
     results = None
     try:
@@ -370,7 +380,13 @@ def bench(
 @click.option("--episodes", type=click.IntRange(1), required=True, help="Tasks to record.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Trace folder.")
 @click.option("--model", type=click.Path(), envvar="AIP_SDK_MODEL", default=None)
-@click.option("--backend", "backend_name", default="llamacpp", show_default=True)
+@click.option(
+    "--backend",
+    "backend_name",
+    default="auto",
+    show_default=True,
+    help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
+)
 @click.option("--max-steps", type=click.IntRange(1), default=15, show_default=True)
 @click.option(
     "--pool",
@@ -432,7 +448,7 @@ def collect(
         raise ConfigError(
             f"--pool {pool!r}: depths must lie in 0-{MAX_DEPTH} and counts in 1-{MAX_K}"
         )
-    backend = load_backend(backend_name, model_path=model)
+    backend = load_backend(backend_name, model_path=model, notify=_picked)
     collector = Collector(
         backend,
         TraceStore(Path(out)),

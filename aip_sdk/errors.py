@@ -48,9 +48,18 @@ class ConfigError(AipError, ValueError):
 class MissingDependencyError(AipError, ImportError):
     """Raised when an optional package is needed but not installed; carries the pip command."""
 
-    def __init__(self, package: str, *, extra: str | None = None, purpose: str = "") -> None:
+    def __init__(
+        self,
+        package: str,
+        *,
+        extra: str | None = None,
+        purpose: str = "",
+        command: str | None = None,
+    ) -> None:
         self.package = package
-        self.pip_command = f"pip install 'aip-sdk[{extra}]'" if extra else f"pip install {package}"
+        self.pip_command = command or (
+            f"pip install 'aip-sdk[{extra}]'" if extra else f"pip install {package}"
+        )
         why = f" to {purpose}" if purpose else ""
         super().__init__(f"{package} is needed{why} but is not installed; run: {self.pip_command}")
 

@@ -126,7 +126,7 @@ class Planner:
         *,
         controller: str | Controller | None = None,
         model: str | None = None,
-        backend: str = "llamacpp",
+        backend: str = "auto",
         **options: Any,
     ) -> Planner:
         """A planner on a local model, fully offline.
@@ -135,7 +135,8 @@ class Planner:
             controller: strategy spec; defaults to :data:`DEFAULT_CONTROLLER_SPEC`.
             model: a catalogue name (``aip-sdk models``) or a model path; default
                 ``$AIP_SDK_MODEL``, else the embedded SmolLM2-135M-Instruct.
-            backend: the registered backend that runs the model.
+            backend: the registered backend that runs the model (``"auto"``: the best
+                installed, llama.cpp before ONNX Runtime).
             **options: passed to :class:`Planner`.
         """
         from aip_sdk.registry import load_backend

@@ -1,50 +1,159 @@
-"""Backend registry: names to dotted paths, imported on first use.
+"""Registries: names to dotted paths, imported on first use (backends, strategies, suites).
 
-Backends are plugins found through the entry-point group ``aip_sdk.backends``; the built-in
-llama.cpp backend registers through that same group from its own distribution. Entry points are
-read on the first lookup, never at ``import aip_sdk``. A name registered twice is refused unless
-``override=True``; an unknown name raises with the closest known name.
+One helper serves every pluggable kind. Each :class:`Registry` holds the built-ins of a kind and
+reads its entry-point group (``aip_sdk.backends``, ``aip_sdk.strategies``, ``aip_sdk.suites``) on
+the first lookup, never at ``import aip_sdk``. The built-in backends register through that same
+group from their own distributions. A name registered twice is refused unless ``override=True``;
+an unknown name raises with the closest known name; targets resolve with
+``pkgutil.resolve_name`` (``"package.module:attr"``).
+
+``load_backend("auto")`` picks the best installed backend: the one whose class declares the
+highest ``preference`` among those whose packages import (llama.cpp, then ONNX Runtime).
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
+import pkgutil
 import threading
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
+import attrs
+
 from aip_sdk.backend import Backend
-from aip_sdk.errors import BackendNotFoundError, ConfigError, MissingDependencyError
+from aip_sdk.errors import AipError, BackendNotFoundError, ConfigError, MissingDependencyError
 
-__all__ = ["available_backends", "get_backend_class", "load_backend", "register_backend"]
+__all__ = [
+    "BACKENDS",
+    "STRATEGIES",
+    "SUITES",
+    "Registry",
+    "available_backends",
+    "best_backend",
+    "get_backend_class",
+    "load_backend",
+    "register_backend",
+]
 
-ENTRY_POINT_GROUP = "aip_sdk.backends"
-
-# Install hints for backends whose distributions we know, keyed by backend name.
-_INSTALL_HINTS = {
-    "llamacpp": "aip-sdk-llamacpp (pip install ./backends/llamacpp from a checkout)",
-}
-
-_lock = threading.Lock()
-_registry: dict[str, str | type[Any]] = {}
-_entry_points_read = False
+AUTO = "auto"
 
 
-def _read_entry_points() -> None:
-    global _entry_points_read
-    if _entry_points_read:
-        return
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        # An explicit registration made before the first lookup wins over the entry point.
-        _registry.setdefault(ep.name, ep.value)
-    _entry_points_read = True
+@attrs.define
+class Registry:
+    """Names of one pluggable kind and what each resolves to.
+
+    Args:
+        kind: what is registered, for messages ("backend", "strategy", "suite").
+        group: the entry-point group read on first lookup (``None``: built-ins only).
+        builtins: name -> target (a dotted path or an object).
+        not_found: the error raised for an unknown name.
+    """
+
+    kind: str
+    group: str | None
+    builtins: Mapping[str, str | Any] = attrs.field(factory=dict)
+    not_found: type[AipError] = ConfigError
+    _entries: dict[str, str | Any] = attrs.field(init=False, factory=dict)
+    _read: bool = attrs.field(init=False, default=False)
+    _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
+
+    def _load(self) -> None:
+        if self._read:
+            return
+        for name, target in self.builtins.items():
+            self._entries.setdefault(name, target)
+        if self.group:
+            for ep in metadata.entry_points(group=self.group):
+                # An explicit registration made before the first lookup wins.
+                self._entries.setdefault(ep.name, ep.value)
+        self._read = True
+
+    def register(self, name: str, target: str | Any, *, override: bool = False) -> None:
+        """Register ``target`` (an object or ``"package.module:attr"``) under ``name``.
+
+        Raises:
+            ConfigError: ``name`` is taken by another target and ``override`` is false.
+        """
+        with self._lock:
+            self._load()
+            if name in self._entries and not override and self._entries[name] != target:
+                raise ConfigError(
+                    f"{self.kind} {name!r} is already registered as {self._entries[name]!r}; "
+                    f"pass override=True to replace it"
+                )
+            self._entries[name] = target
+
+    def names(self) -> dict[str, str]:
+        """Registered names and the dotted path (or object) each resolves to."""
+        with self._lock:
+            self._load()
+            return {
+                k: v if isinstance(v, str) else f"{v.__module__}:{v.__qualname__}"
+                for k, v in sorted(self._entries.items())
+            }
+
+    def get(self, name: str) -> Any:
+        """Import and return what ``name`` resolves to.
+
+        Raises:
+            the registry's ``not_found`` error: no such name (the message suggests the closest).
+            MissingDependencyError: its module or one of its packages is not installed.
+        """
+        with self._lock:
+            self._load()
+            target = self._entries.get(name)
+            known = sorted(self._entries)
+        if target is None:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise self.not_found(
+                f"no {self.kind} named {name!r} (known: {', '.join(known) or 'none'}){hint}"
+            )
+        if not isinstance(target, str):
+            return target
+        try:
+            return pkgutil.resolve_name(target)
+        except MissingDependencyError:
+            raise
+        except ImportError as exc:
+            raise MissingDependencyError(
+                exc.name or target.partition(":")[0], purpose=f"use the {name!r} {self.kind}"
+            ) from exc
+        except (AttributeError, ValueError) as exc:
+            raise ConfigError(f"{self.kind} {name!r} points at {target!r}: {exc}") from exc
+
+
+BACKENDS = Registry("backend", "aip_sdk.backends", not_found=BackendNotFoundError)
+STRATEGIES = Registry(
+    "strategy",
+    "aip_sdk.strategies",
+    {
+        "fixed": "aip_sdk.controllers.fixed:FixedController",
+        "sc": "aip_sdk.controllers.fixed:SelfConsistency",
+        "ac": "aip_sdk.controllers.adaptive:AdaptiveConsistency",
+        "esc": "aip_sdk.controllers.adaptive:EarlyStoppingSC",
+        "conf": "aip_sdk.controllers.confidence:ConfidenceGate",
+        "learned": "aip_sdk.controllers.spec:learned",
+        "oracle": "aip_sdk.controllers.oracle:OracleController",
+    },
+)
+SUITES = Registry(
+    "suite",
+    "aip_sdk.suites",
+    {
+        "blocksworld": "aip_sdk.envs.blocksworld:BlocksworldSuite",
+        "pddl": "aip_sdk.envs.planbench:PddlSuite",
+        "grid": "aip_sdk.envs.grid:GridSuite",
+        "alfworld": "aip_sdk.envs.alfworld:AlfworldSuite",
+        "miniwob": "aip_sdk.envs.miniwob:MiniWobSuite",
+    },
+)
 
 
 def register_backend(name: str, target: str | type[Any], *, override: bool = False) -> None:
-    """Register a backend under ``name``.
-
-    Use this for a backend that is not installed as a distribution (a class in your app).
+    """Register a backend under ``name`` (a class in your app, not installed as a distribution).
 
     Args:
         name: the name used in ``load_backend`` and ``--backend``.
@@ -54,24 +163,12 @@ def register_backend(name: str, target: str | type[Any], *, override: bool = Fal
     Raises:
         ConfigError: ``name`` is taken and ``override`` is false.
     """
-    with _lock:
-        _read_entry_points()
-        if name in _registry and not override and _registry[name] != target:
-            raise ConfigError(
-                f"backend {name!r} is already registered as {_registry[name]!r}; "
-                f"pass override=True to replace it"
-            )
-        _registry[name] = target
+    BACKENDS.register(name, target, override=override)
 
 
 def available_backends() -> dict[str, str]:
     """Registered backend names and the dotted path (or class) each resolves to."""
-    with _lock:
-        _read_entry_points()
-        return {
-            k: v if isinstance(v, str) else f"{v.__module__}:{v.__qualname__}"
-            for k, v in sorted(_registry.items())
-        }
+    return BACKENDS.names()
 
 
 def get_backend_class(name: str) -> type[Any]:
@@ -81,36 +178,50 @@ def get_backend_class(name: str) -> type[Any]:
         BackendNotFoundError: no backend has that name (the message suggests the closest).
         MissingDependencyError: the backend's module or one of its packages is not installed.
     """
-    with _lock:
-        _read_entry_points()
-        target = _registry.get(name)
-        known = sorted(_registry)
-    if target is None:
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        installed = ", ".join(known) or "none"
-        raise BackendNotFoundError(f"no backend named {name!r} (installed: {installed}){hint}")
-    if not isinstance(target, str):
-        return target
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        missing = exc.name or module_name
-        raise MissingDependencyError(
-            _INSTALL_HINTS.get(name, missing) if missing == module_name else missing,
-            purpose=f"use the {name!r} backend",
-        ) from exc
-    obj: Any = module
-    for part in attr.split(".") if attr else []:
-        obj = getattr(obj, part)
+    obj = BACKENDS.get(name)
     if not isinstance(obj, type):
-        raise ConfigError(f"backend {name!r} points at {target!r}, which is not a class")
+        raise ConfigError(f"backend {name!r} resolves to {obj!r}, which is not a class")
     return obj
 
 
-def load_backend(name: str, **options: Any) -> Backend:
-    """Build the backend ``name`` with ``options`` passed to its constructor."""
+def best_backend() -> str:
+    """The installed backend to use when none is named: the highest declared ``preference``
+    among those whose packages import.
+
+    Raises:
+        BackendNotFoundError: no backend is installed.
+    """
+    ranked = []
+    for name in BACKENDS.names():
+        try:
+            cls = get_backend_class(name)
+        except MissingDependencyError:
+            continue
+        preference = int(getattr(cls, "preference", 0))
+        if preference > 0:
+            ranked.append((preference, name))
+    if not ranked:
+        raise BackendNotFoundError(
+            "no backend is installed; run: bash scripts/install.sh (ONNX Runtime), or "
+            "bash scripts/install.sh --llamacpp"
+        )
+    return max(ranked)[1]
+
+
+def load_backend(
+    name: str, *, notify: Callable[[str], None] | None = None, **options: Any
+) -> Backend:
+    """Build the backend ``name`` (``"auto"``: :func:`best_backend`) with ``options``.
+
+    Args:
+        name: a registered backend, or ``"auto"``.
+        notify: told which backend ``"auto"`` picked.
+        **options: passed to the backend's constructor.
+    """
+    if name == AUTO:
+        name = best_backend()
+        if notify is not None:
+            notify(name)
     cls = get_backend_class(name)
     backend: Backend = cls(**options)
     return backend

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from aip_sdk.bench.harness import bootstrap_ci
 from aip_sdk.cli import main
 
-EPISODE_KEYS = {"task_id", "success", "quality", "steps", "cost", "decisions"}
+EPISODE_KEYS = {"task_id", "success", "quality", "steps", "cost", "decisions", "family", "bound"}
 COST_KEYS = {"llm_calls", "prompt_tokens", "reused_prompt_tokens", "generated_tokens", "seconds"}
 SUMMARY_KEYS = {
     "episodes",

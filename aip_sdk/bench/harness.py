@@ -98,8 +98,7 @@ def run_bench(
         planners = {s: Planner(backend=backend, controller=s, seed=seed) for s in strategies}
         for task_id in tasks:
             for strategy, planner in planners.items():
-                # The default backend keeps the original file names, so older runs resume.
-                tag = "" if backend.name == "llamacpp" else f"{_safe(backend.name)}__"
+                tag = f"{_safe(backend.name)}__"
                 path = (
                     out
                     / "episodes"
@@ -133,6 +132,8 @@ def run_bench(
                         "backend": backend.name,
                         "device": backend.capabilities.device,
                         "strategy": strategy,
+                        "family": planner.controller.name,
+                        "bound": planner.controller.bound,
                         "seed": seed,
                         "task_id": task_id,
                         "success": result.success,
@@ -156,7 +157,7 @@ def build_results(out: Path) -> dict[str, Any]:
             e["suite"],
             e["split"],
             e["model"],
-            e.get("backend", "llamacpp"),
+            e["backend"],
             e.get("device", "cpu"),
             e["strategy"],
             int(e["seed"]),
@@ -176,7 +177,16 @@ def build_results(out: Path) -> dict[str, Any]:
                 "episodes": [
                     {
                         k: e[k]
-                        for k in ("task_id", "success", "quality", "steps", "cost", "decisions")
+                        for k in (
+                            "task_id",
+                            "success",
+                            "quality",
+                            "steps",
+                            "cost",
+                            "decisions",
+                            "family",
+                            "bound",
+                        )
                     }
                     for e in eps
                 ],

@@ -13,7 +13,6 @@ from aip_sdk.bench.harness import bootstrap_ci
 __all__ = ["aggregate_strategies", "best_fixed", "write_pareto", "write_summary"]
 
 
-BOUNDS = ("oracle",)
 # A marker and colour per strategy in a panel, so that each point has its own legend entry.
 # (8 markers x 10 colours, paired cyclically: 40 distinct pairs.)
 _MARKS = [("osD^vPXh"[i % 8], f"C{i % 10}") for i in range(40)]
@@ -33,14 +32,18 @@ def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list
     they have finished, and their row says how many."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     done: dict[tuple[str, str, str], set[tuple[int, str]]] = defaultdict(set)
+    bounds = set()
     for run in results["runs"]:
         key = (run["suite"], run["split"], run["strategy"])
         for e in run["episodes"]:
             groups[key].append({**e, "seed": run["seed"]})
             done[key].add((int(run["seed"]), str(e["task_id"])))
+            if e["bound"]:
+                bounds.add(key)
     shared: dict[tuple[str, str], set[tuple[int, str]]] = {}
-    for (suite, split, strategy), pairs in done.items():
-        if strategy in BOUNDS and any(k[:2] == (suite, split) and k[2] not in BOUNDS for k in done):
+    for key, pairs in done.items():
+        suite, split, _strategy = key
+        if key in bounds and any(k[:2] == (suite, split) and k not in bounds for k in done):
             continue
         prev = shared.get((suite, split))
         shared[(suite, split)] = set(pairs) if prev is None else prev & pairs
@@ -83,6 +86,8 @@ def aggregate_strategies(
                 "calls": float(np.mean([e["cost"]["llm_calls"] for e in eps])),
                 "seconds": float(np.mean([e["cost"]["seconds"] for e in eps])),
                 "pairs": sorted((int(e["seed"]), str(e["task_id"])) for e in eps),
+                "family": eps[0]["family"],
+                "bound": bool(eps[0]["bound"]),
             }
         )
     return rows
@@ -90,7 +95,7 @@ def aggregate_strategies(
 
 def best_fixed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The ``fixed:*`` row with the highest success, ties to fewer total tokens."""
-    fixed = [r for r in rows if r["strategy"].startswith("fixed")]
+    fixed = [r for r in rows if r["family"] == "fixed"]
     return max(fixed, key=lambda r: (r["success"], -r["tokens"])) if fixed else None
 
 
@@ -137,9 +142,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.2), squeeze=False)
     for ax, group in zip(axes[0], groups):
         sub = [r for r in rows if (r["suite"], r["split"]) == group]
-        fixed = sorted(
-            (r for r in sub if r["strategy"].startswith("fixed")), key=lambda r: r["tokens"]
-        )
+        fixed = sorted((r for r in sub if r["family"] == "fixed"), key=lambda r: r["tokens"])
         if fixed:
             ax.plot(
                 [max(r["tokens"], 1) for r in fixed],
@@ -152,7 +155,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
         marks = iter(_MARKS)
         for r in sub:
             x = max(r["tokens"], 1)
-            if r["strategy"] == "oracle":
+            if r["bound"]:
                 ax.axhline(r["success"], ls="--", color="k", lw=1, label="oracle bound")
                 ax.scatter([x], [r["success"]], marker="*", s=120, color="k", zorder=3)
                 continue

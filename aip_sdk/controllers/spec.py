@@ -6,37 +6,23 @@ Examples: ``fixed:k=4,depth=1``, ``sc:k=8``, ``ac:threshold=0.95,max=16``, ``esc
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
 from typing import Any
 
-from aip_sdk.controllers.adaptive import AdaptiveConsistency, EarlyStoppingSC
 from aip_sdk.controllers.base import Controller
-from aip_sdk.controllers.confidence import ConfidenceGate
-from aip_sdk.controllers.fixed import FixedController, SelfConsistency
-from aip_sdk.controllers.oracle import OracleController
 from aip_sdk.errors import ConfigError
+from aip_sdk.registry import STRATEGIES
 
-__all__ = ["STRATEGIES", "make_controller", "parse_spec"]
+__all__ = ["STRATEGIES", "learned", "make_controller", "parse_spec"]
 
 
-def _learned(path: str | None = None, **kw: Any) -> Controller:
+def learned(path: str | None = None, **kw: Any) -> Controller:
+    """The ``learned`` strategy: a controller file, or without one the shipped controller (the
+    Planner picks the one shipped for its model)."""
     from aip_sdk.controllers.learned import LearnedController
 
     if path is None and not kw:
         return LearnedController.shipped_for(None)
     return LearnedController(path, **kw)
-
-
-STRATEGIES: dict[str, Callable[..., Controller]] = {
-    "fixed": FixedController,
-    "sc": SelfConsistency,
-    "ac": AdaptiveConsistency,
-    "esc": EarlyStoppingSC,
-    "conf": ConfidenceGate,
-    "learned": _learned,
-    "oracle": OracleController,
-}
 
 
 def _value(text: str) -> int | float | str:
@@ -79,15 +65,13 @@ def make_controller(spec: str | Controller) -> Controller:
     if not isinstance(spec, str):
         return spec
     name, kwargs = parse_spec(spec)
-    factory = STRATEGIES.get(name)
-    if factory is None:
-        close = difflib.get_close_matches(name, list(STRATEGIES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"unknown strategy {name!r} in spec {spec!r} (known: {', '.join(STRATEGIES)}){hint}"
-        )
     try:
-        return factory(**kwargs)
+        factory = STRATEGIES.get(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in spec {spec!r})") from None
+    try:
+        ctrl: Controller = factory(**kwargs)
+        return ctrl
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise

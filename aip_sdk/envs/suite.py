@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import os
 from typing import Any, Protocol
 
@@ -11,7 +9,7 @@ import attrs
 
 from aip_sdk.errors import ConfigError
 
-__all__ = ["SUITES", "Suite", "Task", "load_suite"]
+__all__ = ["Suite", "Task", "load_suite"]
 
 
 @attrs.frozen(kw_only=True)
@@ -41,15 +39,6 @@ class Suite(Protocol):
     def make(self, task_id: str, split: str | None = None, **options: Any) -> Any: ...
 
 
-SUITES = {
-    "blocksworld": "aip_sdk.envs.blocksworld:BlocksworldSuite",
-    "pddl": "aip_sdk.envs.planbench:PddlSuite",
-    "grid": "aip_sdk.envs.grid:GridSuite",
-    "alfworld": "aip_sdk.envs.alfworld:AlfworldSuite",
-    "miniwob": "aip_sdk.envs.miniwob:MiniWobSuite",
-}
-
-
 def load_suite(name: str, data: str | os.PathLike[str] | None = None, **options: Any) -> Suite:
     """Build the suite ``name`` reading from ``data`` (or the default data folder).
 
@@ -61,16 +50,12 @@ def load_suite(name: str, data: str | os.PathLike[str] | None = None, **options:
             suite does not take.
         MissingDependencyError: the suite's packages are not installed.
     """
+    from aip_sdk.registry import SUITES
+
     name, _, domain = name.partition(":")
     if domain:
         options = {**options, "domain": domain}
-    target = SUITES.get(name)
-    if target is None:
-        close = difflib.get_close_matches(name, list(SUITES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown suite {name!r} (known: {', '.join(SUITES)}){hint}")
-    module, _, cls = target.partition(":")
-    factory = getattr(importlib.import_module(module), cls)
+    factory = SUITES.get(name)
     options = {k: v for k, v in options.items() if v is not None}
     try:
         suite: Suite = factory(data=data, **options)

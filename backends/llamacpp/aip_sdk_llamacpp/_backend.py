@@ -90,6 +90,7 @@ class LlamaCppBackend:
     """
 
     name = "llamacpp"
+    preference = 20  # the fastest on CPU: chosen by load_backend("auto") when installed
 
     def __init__(
         self,
@@ -211,6 +212,14 @@ class LlamaCppBackend:
             reuses_prefix=True,
             device="cuda" if offload else "cpu",
             parallel_samples=max_parallel,
+        )
+
+    @classmethod
+    def about(cls) -> str:
+        """What ``aip-sdk models`` says of this backend: whether it can offload to a GPU."""
+        gpu = bool(llama_cpp.llama_supports_gpu_offload())
+        return f"llama-cpp-python {llama_cpp.__version__}; GPU offload (n_gpu_layers): " + (
+            "available" if gpu else "not in this build (CPU only)"
         )
 
     def __enter__(self) -> LlamaCppBackend:

@@ -133,6 +133,7 @@ class OnnxBackend:
     """
 
     name = "onnx"
+    preference = 10  # needs no compiler: load_backend("auto") falls back to it
 
     def __init__(
         self,
@@ -259,6 +260,20 @@ class OnnxBackend:
                 f"ONNX Runtime could not load {path!r}: {exc}; the file is damaged or not an "
                 f"aip-sdk decoder, convert the model again"
             ) from exc
+
+    @classmethod
+    def about(cls) -> str:
+        """What ``aip-sdk models`` says of this backend: the execution providers it can use."""
+        import onnxruntime as ort
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chosen = choose_providers(None)
+        order = ", ".join(p if isinstance(p, str) else p[0] for p in chosen)
+        return (
+            f"execution providers available: {', '.join(ort.get_available_providers())}; "
+            f"default order: {order}"
+        )
 
     def __enter__(self) -> OnnxBackend:
         return self
