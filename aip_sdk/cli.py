@@ -509,6 +509,26 @@ def collect(
     required=True,
     help="controller.onnx (a sweep writes controller-beta0.5.onnx, ...).",
 )
+@click.option(
+    "--live-steps",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="After replay, continue PPO on this many real planning steps (resumable).",
+)
+@click.option(
+    "--live-suite",
+    multiple=True,
+    help="SUITE[@SPLIT] the live episodes come from; repeat for several (e.g. grid@train).",
+)
+@click.option("--live-tasks", type=click.IntRange(1), default=40, show_default=True)
+@click.option(
+    "--model",
+    envvar="AIP_SDK_MODEL",
+    default=None,
+    help="Model of the live phase (default: the one the traces were recorded with).",
+)
+@click.option("--backend", "backend_name", default="auto", show_default=True)
 @_fail_cleanly
 def train_controller(
     traces: tuple[str, ...],
@@ -518,6 +538,11 @@ def train_controller(
     seed: int,
     holdout: float,
     out: str,
+    live_steps: int,
+    live_suite: tuple[str, ...],
+    live_tasks: int,
+    model: str | None,
+    backend_name: str,
 ) -> None:
     """Train a controller with PPO on replayed traces and export it to ONNX.
 
@@ -531,11 +556,15 @@ def train_controller(
 
     try:
         from aip_sdk.training.pipeline import (
+            LivePhase,
             fixed_rules,
             load_traces,
             rules_table,
             sweep_path,
             train_controller,
+        )
+        from aip_sdk.training.pipeline import (
+            live_tasks as pick_live_tasks,
         )
         from aip_sdk.training.replay import split_holdout
     except ImportError as exc:
@@ -555,6 +584,15 @@ def train_controller(
         f"{len(train)} training and {len(held)} held-out episodes from {', '.join(suites)} "
         f"({traces_set.model})"
     )
+    live_backend = None
+    tasks: tuple[tuple[Any, str, str], ...] = ()
+    if live_steps:
+        from aip_sdk.registry import load_backend
+
+        tasks = tuple(pick_live_tasks(live_suite, live_tasks, seed))
+        live_backend = load_backend(
+            backend_name, model_path=model or traces_set.model, notify=_picked
+        )
     for b in beta:
         target = sweep_path(out, b, len(beta) > 1)
         bar = tqdm(total=timesteps, desc=f"PPO beta={b:g}", unit="step")
@@ -564,7 +602,22 @@ def train_controller(
             bar.update(n - last[0])
             last[0] = n
 
-        model, report = train_controller(
+        live = None
+        live_bar = None
+        if live_backend is not None:
+            live = LivePhase(
+                backend=live_backend,
+                tasks=tasks,
+                steps=live_steps,
+                checkpoint=target.with_suffix(".live.zip"),
+            )
+            live_bar = tqdm(total=live_steps, desc=f"live beta={b:g}", unit="step")
+
+        def live_tick(n: int, bar: Any = live_bar) -> None:
+            if bar is not None:
+                bar.update(n - bar.n)
+
+        trained, report = train_controller(
             train,
             traces_set.table,
             target,
@@ -574,14 +627,18 @@ def train_controller(
             seed=seed,
             metadata={"suites": suites, "model": traces_set.model},
             progress=tick,
+            live=live,
+            live_progress=live_tick,
         )
         bar.close()
+        if live_bar is not None:
+            live_bar.close()
         click.echo(
             f"{target}: {report['bytes']} bytes, parity max|diff| "
             f"{report['max_abs_diff']:.1e}, export {report['seconds']:.2f} s"
         )
 
-        def learned(x: Any, model: Any = model) -> int:
+        def learned(x: Any, model: Any = trained) -> int:
             return int(model.predict(x, deterministic=True)[0])
 
         rules = {"learned": learned, "oracle": "oracle", **fixed_rules(traces_set.table)}

@@ -200,6 +200,11 @@ def resolve_model_path(model: str | os.PathLike[str] | None = None) -> Path:
         return default_model_path()
     text = os.fspath(chosen)
     path = Path(text).expanduser()
+    # A backend's model name (the GGUF file stem, as traces and results record it) names the
+    # catalogue model too.
+    stems = {Path(spec.filename).stem: name for name, spec in CATALOGUE.items()}
+    if not path.exists() and text in stems:
+        text = stems[text]
     if text in CATALOGUE:
         spec = CATALOGUE[text]
         if spec.embedded:

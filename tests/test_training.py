@@ -239,10 +239,8 @@ def test_live_env_passes_check_env_with_the_real_model(real_backend, blocksworld
 
     env = LiveEnv(
         real_backend,
-        blocksworld,
-        ["2"],
+        [(blocksworld, "basic_3", "2")],
         decision_table_for({0: 2}, horizon=1),
-        split="basic_3",
         max_steps=2,
     )
     check_env(env, skip_render_check=True)
@@ -289,3 +287,34 @@ def test_serving_and_collection_compute_identical_features(real_backend):
         np.array(served), np.array([s.features for s in trace.steps]), atol=1e-5
     )
     assert any(s.features[9] > 0 or s.features[12] > 0 or s.features[4] > 0 for s in trace.steps)
+
+
+def test_live_training_continues_a_replay_model_and_resumes_from_its_checkpoint(
+    ppo_model, tmp_path
+):
+    """train_live's bookkeeping (checkpoint, steps done, resume), with replay standing in for
+    the live environment (the real one is exercised by the live env test)."""
+    from aip_sdk.training.live import train_live
+
+    ckpt = tmp_path / "live.zip"
+    seen = []
+    train_live(
+        ppo_model,
+        lambda: ReplayEnv([hand_trace()], TABLE),
+        steps=128,
+        checkpoint=ckpt,
+        progress=seen.append,
+    )
+    assert ckpt.is_file() and json.loads(ckpt.with_suffix(".json").read_text())["live_steps"] == 128
+    assert seen[-1] == 128
+    seen.clear()
+    model = train_live(
+        ppo_model,
+        lambda: ReplayEnv([hand_trace()], TABLE),
+        steps=192,
+        checkpoint=ckpt,
+        progress=seen.append,
+    )
+    assert seen[0] == 129 and seen[-1] == 192  # resumed where it stopped
+    assert json.loads(ckpt.with_suffix(".json").read_text())["live_steps"] == 192
+    assert model.predict(np.asarray(F, np.float32), deterministic=True)[0] in range(len(TABLE))

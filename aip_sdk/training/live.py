@@ -4,15 +4,18 @@ Observation: the step's features (from the real probe). Action: an index into th
 table. The Planner carries the decision out (``Planner.observe`` and ``Planner.carry_out`` over
 one :class:`~aip_sdk.context.StepContext`: the features and the execution are serving's own).
 The episode's reward, given at its end, is ``alpha * Q - beta * C`` with the real Q (the
-environment's quality: success times optimality) and C the mean per-step cost (probe included)
-divided by the probe's tokens plus ``cost_norm`` (the estimated sampling cost of the dearest
-decision: its k times the per-sample token budget), capped at 2. Slow; meant for bounded runs
-after replay training.
+environment's quality: success times optimality) and C the mean over steps of the step's tokens
+(probe included) in units of one sample: the probe is one greedy choice, so its tokens are the
+step's cost of one sample, as in replay. Slow (a model call per step); :func:`train_live` runs
+it for a bounded number of steps, resumable from checkpoints, after replay training.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -26,33 +29,39 @@ from aip_sdk.decision import Decision
 from aip_sdk.features import FEATURE_NAMES
 from aip_sdk.planner import Look, Planner
 from aip_sdk.policy import DEFAULT_REASONING_BUDGETS
+from aip_sdk.traces import write_json_atomic
 
-__all__ = ["LiveEnv"]
+__all__ = ["LiveEnv", "train_live"]
 
 
 class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
-    """Runs one suite task per episode with the real model."""
+    """Runs one task per episode with the real model; the task is drawn from ``tasks``.
+
+    Args:
+        backend: the real backend.
+        tasks: (suite, split, task id) triples to draw episodes from.
+        table: the decision table (the action space).
+        alpha, beta: the reward's weights.
+        cost: ``tokens`` (default), ``calls`` or ``seconds``.
+        max_steps: the most steps of an episode (and the environment's own limit).
+    """
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
 
     def __init__(
         self,
         backend: Backend,
-        suite: Any,
-        task_ids: Sequence[str],
+        tasks: Sequence[tuple[Any, str | None, str]],
         table: Sequence[Decision],
         *,
-        split: str | None = None,
         alpha: float = 1.0,
-        beta: float = 0.5,
+        beta: float = 0.1,
         cost: str = "tokens",
         max_steps: int = 15,
         reasoning_budgets: Mapping[int, int] | None = None,
     ) -> None:
         self.backend = backend
-        self.suite = suite
-        self.split = split
-        self.task_ids = list(task_ids)
+        self.tasks = list(tasks)
         self.table = tuple(table)
         self.alpha, self.beta, self.cost = float(alpha), float(beta), cost
         self.max_steps = max_steps
@@ -60,7 +69,6 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         # The Planner's own two step halves (observe, carry_out): the features and the
         # decision's execution are those of serving.
         self.planner = Planner(backend=backend, controller="fixed:k=1", reasoning_budgets=budgets)
-        self.cost_norm = float(max(max(d.k, 1) * (8 + budgets.get(d.depth, 0)) for d in self.table))
         self.observation_space = spaces.Box(
             -1.0, 1.0, shape=(len(FEATURE_NAMES),), dtype=np.float32
         )
@@ -90,13 +98,13 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         super().reset(seed=seed)
         if self._env is not None:
             self._env.close()
-        task = self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
-        self._env = self.suite.make(task, self.split)
+        suite, split, task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        self._env = suite.make(task, split)
         self._obs, self._info = self._env.reset(seed=seed)
         limit = getattr(self._env, "max_steps", self.max_steps)
         self._ctx = StepContext.start(self._obs, self._info, limit=limit, env=self._env)
         self._costs = []
-        return self._features(), {"task_id": task}
+        return self._features(), {"suite": suite.name, "task_id": task}
 
     def step(self, action: np.int64 | int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         decision = self.table[int(action)]
@@ -104,9 +112,8 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         record = self.planner.carry_out(
             self._obs, self._ctx, decision, self._look, env=self._env, seed=seed
         )
-        # Normalised by the probe (about the prompt) plus the dearest decision's sampling budget.
-        norm = self._measure(self._look.cost) + self.cost_norm
-        self._costs.append(min(2.0, self._measure(record.cost) / norm))
+        # In units of one sample: the probe is one greedy choice, so its tokens are the unit.
+        self._costs.append(self._measure(record.cost) / max(1.0, self._measure(self._look.cost)))
         self._obs, _r, terminated, truncated, self._info = self._env.step(record.action)
         self._ctx.advance(record.action, self._obs, self._info, record.cost)
         done = (
@@ -133,3 +140,69 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         if self._env is not None:
             self._env.close()
             self._env = None
+
+
+def train_live(
+    model: Any,
+    make_env: Callable[[], LiveEnv],
+    *,
+    steps: int,
+    checkpoint: str | os.PathLike[str],
+    progress: Callable[[int], None] | None = None,
+) -> Any:
+    """Continue a (replay-trained) SB3 PPO model on live episodes for ``steps`` steps.
+
+    Resumable: the model is saved to ``checkpoint`` (a ``.zip``) after every rollout, with the
+    steps done so far; a call with an existing checkpoint loads it and runs only what is left.
+
+    Args:
+        model: the SB3 PPO model to continue (its replay training).
+        make_env: builds the live environment (one real backend, one suite).
+        steps: live steps in all (one step = one planning step with the real model).
+        checkpoint: where the model is saved as it learns.
+        progress: called with the live steps done.
+
+    Returns:
+        The model after ``steps`` live steps.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    path = Path(checkpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = 0
+    meta = path.with_suffix(".json")
+    if path.is_file() and meta.is_file():  # resume: the steps done are beside the checkpoint
+        done = int(json.loads(meta.read_text())["live_steps"])
+    else:
+        model.save(str(path))
+    vec = DummyVecEnv([make_env])
+    # One live environment and small rollouts: a live step costs seconds, so the policy
+    # updates every 64 steps (SB3's documented way to change these is to load with them).
+    model = PPO.load(
+        str(path),
+        env=vec,
+        device="cpu",
+        custom_objects={"n_steps": 64, "batch_size": 64, "n_envs": 1},
+    )
+    start = model.num_timesteps
+
+    class _Save(BaseCallback):
+        def _on_step(self) -> bool:
+            if progress is not None:
+                progress(done + self.num_timesteps - start)
+            return True
+
+        def _on_rollout_end(self) -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(str(path))
+            write_json_atomic(
+                path.with_suffix(".json"), {"live_steps": done + self.num_timesteps - start}
+            )
+
+    left = steps - done
+    if left > 0:
+        model.learn(total_timesteps=left, reset_num_timesteps=False, callback=_Save())
+    vec.close()
+    return model

@@ -21,8 +21,10 @@ from aip_sdk.errors import ConfigError
 from aip_sdk.traces import EpisodeTrace, TraceStore
 
 __all__ = [
+    "LivePhase",
     "TraceSet",
     "fixed_rules",
+    "live_tasks",
     "load_traces",
     "onnx_rule",
     "rules_table",
@@ -100,6 +102,44 @@ def sweep_path(out: str | Path, beta: float, sweep: bool) -> Path:
     return target.with_name(f"{target.stem}-beta{beta:g}{target.suffix}") if sweep else target
 
 
+@attrs.frozen(kw_only=True)
+class LivePhase:
+    """The live RL phase after replay: PPO continues on real episodes.
+
+    Attributes:
+        backend: the real backend (the model the traces were recorded with).
+        tasks: (suite, split, task id) triples the episodes are drawn from.
+        steps: live steps (one planning step each).
+        checkpoint: where the model is saved as it learns (resumable).
+        max_steps: the most steps of a live episode.
+    """
+
+    backend: Any
+    tasks: tuple[tuple[Any, str, str], ...]
+    steps: int
+    checkpoint: Path
+    max_steps: int = 20
+
+
+def live_tasks(specs: Sequence[str], per_suite: int, seed: int = 0) -> list[tuple[Any, str, str]]:
+    """Tasks for the live phase from ``SUITE[:SPLIT]`` specs (a seeded sample of each split)."""
+    import random
+
+    from aip_sdk.envs.suite import load_suite
+
+    out = []
+    for spec in specs:
+        name, _, split = spec.partition("@")
+        suite = load_suite(name)
+        split = split or suite.default_split
+        tasks = [t.task_id for t in suite.tasks(split)]
+        random.Random(seed).shuffle(tasks)
+        out += [(suite, split, t) for t in tasks[:per_suite]]
+    if not out:
+        raise ConfigError("the live phase needs tasks: pass --live-suite SUITE[@SPLIT]")
+    return out
+
+
 def train_controller(
     train: Sequence[EpisodeTrace],
     table: Sequence[Decision],
@@ -111,8 +151,11 @@ def train_controller(
     seed: int,
     metadata: Mapping[str, Any],
     progress: Callable[[int], None] | None = None,
+    live: LivePhase | None = None,
+    live_progress: Callable[[int], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train PPO in replay and export the controller to ``out`` (parity-checked).
+    """Train PPO in replay, optionally continue it live, and export the controller to ``out``
+    (parity-checked).
 
     Returns:
         (the SB3 model, the export report).
@@ -122,6 +165,22 @@ def train_controller(
     model = train_ppo(
         train, table, alpha=alpha, beta=beta, timesteps=timesteps, seed=seed, progress=progress
     )
+    if live is not None and live.steps > 0:
+        from aip_sdk.training.live import LiveEnv, train_live
+
+        def make_env() -> LiveEnv:
+            return LiveEnv(
+                live.backend,
+                live.tasks,
+                table,
+                alpha=alpha,
+                beta=beta,
+                max_steps=live.max_steps,
+            )
+
+        model = train_live(
+            model, make_env, steps=live.steps, checkpoint=live.checkpoint, progress=live_progress
+        )
     meta = {
         "alpha": alpha,
         "beta": beta,
@@ -129,6 +188,7 @@ def train_controller(
         "seed": seed,
         "episodes": len(train),
         "cost": "tokens",
+        "live_steps": live.steps if live is not None else 0,
         **metadata,
     }
     report = export_onnx(model, out, table=table, metadata=meta)
