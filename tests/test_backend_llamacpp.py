@@ -66,7 +66,7 @@ def test_score_ranks_the_obvious_continuation_first(real_backend):
 
 def test_score_evaluates_the_shared_prompt_once(real_backend):
     prompt = real_backend.render_chat([{"role": "user", "content": "Say something about trees."}])
-    n_prompt = len(real_backend._prompt_tokens(prompt))
+    n_prompt = len(real_backend._prompt(prompt))
     conts = [f"Trees are number {i}." for i in range(10)]
     real_backend.sample("reset the cache", n=1, max_tokens=1, seed=0)
     res = real_backend.score(prompt, conts)
@@ -159,7 +159,7 @@ def test_default_threads_follow_the_cpu_affinity_mask():
         "from aip_sdk.backend import usable_cpus\n"
         "from aip_sdk_llamacpp import LlamaCppBackend\n"
         "b = LlamaCppBackend(n_ctx=256)\n"
-        "print(usable_cpus(), llama_cpp.llama_n_threads(b._ctx))\n"
+        "print(usable_cpus(), llama_cpp.llama_n_threads(b._runtime._ctx))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1"]
