@@ -85,8 +85,10 @@ class Runtime(Protocol):
         """Text of ``tokens``."""
         ...
 
-    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool) -> str:
-        """``messages`` in the model's own chat template."""
+    def render_chat(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool
+    ) -> str | None:
+        """``messages`` in the model's own chat template (``None``: the model has none)."""
         ...
 
     def evaluate(self, tokens: list[int], keep: int) -> FloatArray:
@@ -163,7 +165,11 @@ class Engine:
         self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
     ) -> str:
         """Render ``messages`` with the model's own chat template (ChatML where it has none)."""
-        return self._runtime.render_chat(messages, add_generation_prompt=add_generation_prompt)
+        text = self._runtime.render_chat(messages, add_generation_prompt=add_generation_prompt)
+        if text is not None:
+            return text
+        out = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        return out + ("<|im_start|>assistant\n" if add_generation_prompt else "")
 
     # -- contract: operations -----------------------------------------------------------------
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from aip_sdk import ContextOverflowError, ModelLoadError
+from aip_sdk.testing.contract import PROMPT_MESSAGES, BackendContract
 from aip_sdk_llamacpp import LlamaCppBackend
-from contract import PROMPT_MESSAGES, BackendContract
 
 
 class TestLlamaCppContract(BackendContract):

@@ -11,9 +11,9 @@ import pytest
 from aip_sdk import ConfigError, ConversionError, ModelLoadError, Planner
 from aip_sdk.observation import Observation
 from aip_sdk.policy import Policy
+from aip_sdk.testing.contract import PROMPT_MESSAGES, BackendContract
 from aip_sdk_onnx import OnnxBackend
 from aip_sdk_onnx.convert import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
-from contract import PROMPT_MESSAGES, BackendContract
 
 
 class TestOnnxContract(BackendContract):

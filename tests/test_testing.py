@@ -6,7 +6,7 @@ import pytest
 
 from aip_sdk import BackendError
 from aip_sdk.testing import ScriptedBackend
-from contract import BackendContract
+from aip_sdk.testing.contract import BackendContract
 
 
 class TestScriptedContract(BackendContract):

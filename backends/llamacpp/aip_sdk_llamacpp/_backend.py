@@ -121,14 +121,15 @@ class LlamaRuntime:
     def detokenize(self, tokens: Sequence[int]) -> str:
         return bytes(self.llm.detokenize(list(tokens))).decode("utf-8", errors="replace")
 
-    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool) -> str:
-        """The GGUF file's chat template (ChatML when the file carries none)."""
+    def render_chat(
+        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool
+    ) -> str | None:
+        """The GGUF file's chat template (``None`` when the file carries none)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
-            out = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-            return out + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+            return None
         bos_id = int(llama_cpp.llama_vocab_bos(self._vocab))
         formatter = Jinja2ChatFormatter(
             template=template,
