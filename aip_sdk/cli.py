@@ -130,8 +130,8 @@ def plan(
     c = result.cost
     opt = f", optimal {result.optimal_steps}" if result.optimal_steps is not None else ""
     reason = result.stop_reason
-    if reason == "env_error" and result.steps:  # say what failed
-        reason += f": {result.steps[-1].feedback.removeprefix('environment error: ')}"
+    if result.error:  # say what failed
+        reason += f": {result.error}"
     click.echo(
         f"{'success' if result.success else 'failure'} ({reason}) in "
         f"{len(result.steps)} steps{opt}; quality {result.quality:.2f}"
@@ -144,11 +144,33 @@ def plan(
 
 
 @main.group(invoke_without_command=True)
+@click.option("--backend", "backend_name", default=None, help="Load this backend and describe it.")
+@click.option(
+    "--base-url", envvar="AIP_SDK_BASE_URL", default=None, help="Server URL (--backend openai)."
+)
+@click.option("--model", envvar="AIP_SDK_MODEL", default=None, help="Model (with --backend).")
 @click.pass_context
 @_fail_cleanly
-def models(ctx: click.Context) -> None:
-    """List the known models (embedded and pullable), the backends and ONNX providers."""
+def models(
+    ctx: click.Context, backend_name: str | None, base_url: str | None, model: str | None
+) -> None:
+    """List the known models (embedded and pullable), the backends and ONNX providers.
+
+    With --backend, load that backend and print what it declares (for a server: what the
+    probe found).
+    """
     if ctx.invoked_subcommand is not None:
+        return
+    if backend_name is not None:
+        from aip_sdk.registry import load_backend
+
+        options = {"base_url": base_url} if base_url else {}
+        b = load_backend(backend_name, model_path=model, notify=_picked, **options)
+        try:
+            click.echo(f"{b!r}\nmodel: {b.model_name}, context {b.n_ctx} tokens")
+            click.echo(f"capabilities: {b.capabilities}")
+        finally:
+            b.close()
         return
     from aip_sdk.models import CATALOGUE, cached_path, is_pulled
     from aip_sdk.registry import available_backends, best_backend, get_backend_class

@@ -15,7 +15,7 @@ from aip_sdk.controllers import Controller, make_controller
 from aip_sdk.controllers.base import StepView
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
-from aip_sdk.errors import ConfigError, EnvError
+from aip_sdk.errors import BackendError, ConfigError, EnvError
 from aip_sdk.features import Features, Probe
 from aip_sdk.lookahead import can_copy, copy_env, look_ahead
 from aip_sdk.observation import Observation
@@ -401,6 +401,7 @@ class Planner:
         stop_reason = "max_steps"
         success = False
         quality = 0.0
+        error = ""
         base = self.seed if seed is None else derive_seed(self.seed, seed)
         labels = getattr(env, "good_actions", None)
         for step in range(limit):
@@ -408,15 +409,19 @@ class Planner:
                 stop_reason = "budget"
                 break
             good = labels() if callable(labels) and self.controller.needs_labels else None
-            record = self.act(
-                obs, context=ctx, env=env, good_actions=good, seed=derive_seed(base, step)
-            )
+            try:
+                record = self.act(
+                    obs, context=ctx, env=env, good_actions=good, seed=derive_seed(base, step)
+                )
+            except BackendError as exc:  # e.g. a server died: the episode ends, steps kept
+                stop_reason, success, quality, error = "backend_error", False, 0.0, str(exc)
+                break
             try:
                 obs, _reward, terminated, truncated, info = env.step(record.action)
             except EnvError as exc:  # e.g. the browser died: the episode fails
                 records.append(attrs.evolve(record, feedback=f"environment error: {exc}"))
                 total = total + record.cost
-                stop_reason, success, quality = "env_error", False, 0.0
+                stop_reason, success, quality, error = "env_error", False, 0.0, str(exc)
                 break
             records.append(
                 attrs.evolve(
@@ -446,6 +451,7 @@ class Planner:
             optimal_steps=int(optimal) if optimal is not None else None,
             model=self.backend.model_name,
             controller=self.controller.spec,
+            error=error,
         )
 
     def close(self) -> None:

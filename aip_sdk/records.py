@@ -105,8 +105,10 @@ class PlanResult:
         quality: in [0, 1]; the environment's quality (optimal / taken steps on success).
         steps: the step records.
         cost: total compute.
-        stop_reason: ``success``, ``terminated``, ``truncated``, ``max_steps``, ``budget`` or
-            ``env_error`` (the environment failed, e.g. its browser died; the episode failed).
+        stop_reason: ``success``, ``terminated``, ``truncated``, ``max_steps``, ``budget``,
+            ``env_error`` (the environment failed, e.g. its browser died) or ``backend_error``
+            (the model failed, e.g. its server died); in both the episode failed.
+        error: what failed, for ``env_error`` and ``backend_error``.
         optimal_steps: the optimal plan length when the environment knows it.
         model: the backend's model name.
         controller: the controller's spec.
@@ -121,6 +123,7 @@ class PlanResult:
     optimal_steps: int | None = None
     model: str = ""
     controller: str = ""
+    error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +132,7 @@ class PlanResult:
             "success": self.success,
             "quality": self.quality,
             "stop_reason": self.stop_reason,
+            "error": self.error,
             "optimal_steps": self.optimal_steps,
             "actions": list(self.actions),
             "cost": self.cost.to_dict(),

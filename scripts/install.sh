@@ -78,6 +78,8 @@ fi
 #   pip uninstall -y onnxruntime && pip install -e "./backends/onnx[gpu]"
 PLUGINS=(-e "./backends/onnx[convert]")
 [[ "$LLAMA" == 1 ]] && PLUGINS+=(-e ./backends/llamacpp)
+# The server backend (httpx); --dev adds the test server (llama-cpp-python's own).
+if [[ "$DEV" == 1 ]]; then PLUGINS+=(-e "./backends/openai[server]"); else PLUGINS+=(-e ./backends/openai); fi
 "${PIP[@]}" install -q -e ".[$EXTRAS]" "${PLUGINS[@]}"
 echo "aip-sdk: installed ($("$PY" -c 'import aip_sdk; print(aip_sdk.__version__)')) with backends:" \
   "$("$PY" -c 'from aip_sdk.registry import best_backend; print(best_backend())') (auto)"

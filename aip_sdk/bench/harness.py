@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from aip_sdk.backend import Backend
+from aip_sdk.errors import BackendError
 from aip_sdk.planner import Planner
 from aip_sdk.traces import write_json_atomic
 
@@ -123,6 +124,11 @@ def run_bench(
                     result = planner.plan(env, max_steps=max_steps or env.max_steps, seed=seed)
                 finally:
                     env.close()
+                if result.stop_reason == "backend_error":  # not a measurement: stop the bench
+                    raise BackendError(
+                        f"the backend failed during {strategy} seed {seed} task {task_id}: "
+                        f"{result.error}; the finished episodes are kept, re-run to resume"
+                    )
                 write_json_atomic(
                     path,
                     {
