@@ -334,6 +334,17 @@ def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -
     multiple=True,
     help="A bench folder whose episodes (same strategy, seed and task) are copied, not re-run.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the episodes run: here, or on Ray (one backend per worker).",
+)
+@click.option("--ray-address", default=None, help="A Ray cluster to join (default: a local one).")
+@click.option(
+    "--workers", type=click.IntRange(1), default=None, help="Ray workers (default: CPUs)."
+)
 @_fail_cleanly
 def bench(
     suite: str,
@@ -349,8 +360,12 @@ def bench(
     max_steps: int | None,
     out: str,
     reuse: tuple[str, ...],
+    executor: str,
+    ray_address: str | None,
+    workers: int | None,
 ) -> None:
     """Compare strategies live; write results.json, summary.md and pareto.png (resumable)."""
+    import functools
     from pathlib import Path
 
     from tqdm import tqdm
@@ -359,13 +374,20 @@ def bench(
     from aip_sdk.bench.report import write_pareto, write_summary
     from aip_sdk.controllers import make_controller
     from aip_sdk.envs.suite import load_suite
-    from aip_sdk.registry import load_backend
+    from aip_sdk.executor import make_executor
+    from aip_sdk.registry import best_backend, load_backend
 
     for spec in strategies:  # fail on a bad spec before any model is loaded
         make_controller(spec)
     s = load_suite(suite, data, domain=domain)
     chosen = split or s.default_split
-    backend = load_backend(backend_name, model_path=model, notify=_picked)
+    backend: Any
+    if executor == "local":
+        backend = load_backend(backend_name, model_path=model, notify=_picked)
+        name = backend.name
+    else:  # every worker loads its own backend
+        name = best_backend() if backend_name == "auto" else backend_name
+        backend = functools.partial(load_backend, name, model_path=model)
     bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
     results = None
     try:
@@ -381,10 +403,14 @@ def bench(
             max_steps=max_steps,
             progress=lambda _s: _tick(bar),
             reuse=[Path(d) for d in reuse],
+            executor=make_executor(executor, address=ray_address, workers=workers),
+            backend_name=name,
+            suite_spec=(suite, data, {"domain": domain} if domain else {}),
         )
     finally:
         bar.close()
-        backend.close()
+        if executor == "local":
+            backend.close()
         # Interrupted or not, the files match the episodes on disk.
         if results is None and (Path(out) / "episodes").is_dir():
             results = build_results(Path(out))
@@ -431,6 +457,17 @@ def bench(
     help="Probability of taking a good action instead of the behaviour vote.",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the episodes run: here, or on Ray (one backend per worker).",
+)
+@click.option("--ray-address", default=None, help="A Ray cluster to join (default: a local one).")
+@click.option(
+    "--workers", type=click.IntRange(1), default=None, help="Ray workers (default: CPUs)."
+)
 @_fail_cleanly
 def collect(
     suite: str,
@@ -446,6 +483,9 @@ def collect(
     horizon: int,
     follow_expert: float,
     seed: int,
+    executor: str,
+    ray_address: str | None,
+    workers: int | None,
 ) -> None:
     """Record what every decision would do at every visited step (resumable)."""
     from pathlib import Path
@@ -488,8 +528,21 @@ def collect(
         bar.update(1)
         bar.set_postfix(steps=steps)
 
+    import functools
+
+    from aip_sdk.executor import make_executor
+
     try:
-        new = collector.run(s, chosen, episodes, seed=seed, progress=tick)
+        new = collector.run(
+            s,
+            chosen,
+            episodes,
+            seed=seed,
+            progress=tick,
+            executor=make_executor(executor, address=ray_address, workers=workers),
+            backend_factory=functools.partial(load_backend, backend.name, model_path=model),
+            suite_spec=(suite, data, {"domain": domain} if domain else {}),
+        )
     finally:
         bar.close()
         backend.close()

@@ -24,7 +24,7 @@ DEV=0
 for arg in "$@"; do
   case "$arg" in
     --llamacpp) LLAMA=1 ;;
-    --dev) DEV=1; LLAMA=1; EXTRAS="envs,alfworld,miniwob,train,bench,dev" ;;
+    --dev) DEV=1; LLAMA=1; EXTRAS="envs,alfworld,miniwob,train,bench,ray,dev" ;;
     *) echo "usage: bash scripts/install.sh [--llamacpp] [--dev]" >&2; exit 2 ;;
   esac
 done

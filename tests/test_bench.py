@@ -168,3 +168,33 @@ def test_reuse_copies_episodes_of_another_folder_instead_of_running_them(tmp_pat
     assert quality["fixed:k=2,depth=0"] != 0.123
     copy = tmp_path / "costly" / "episodes" / done.name
     assert json.loads(copy.read_text()) == json.loads(done.read_text())
+
+
+def test_a_bench_on_ray_writes_the_episode_files_the_local_executor_writes(tmp_path, blocksworld):
+    """The same small bench, here and on (a local) Ray with two workers: identical files."""
+    pytest.importorskip("ray")
+    from aip_sdk.bench.harness import run_bench
+    from aip_sdk.executor import RayExecutor
+    from aip_sdk.testing import ScriptedBackend
+
+    common = dict(episodes=3, seeds=2, max_steps=4)
+    strategies = ["fixed:k=1", "fixed:k=2,vote=weighted"]
+    local = run_bench(
+        ScriptedBackend(), blocksworld, "basic_3", strategies, out=tmp_path / "a", **common
+    )
+    remote = run_bench(
+        ScriptedBackend,  # a factory: every worker builds its own backend
+        blocksworld,
+        "basic_3",
+        strategies,
+        out=tmp_path / "b",
+        executor=RayExecutor(workers=2),
+        backend_name="scripted",
+        suite_spec=("blocksworld", None, {}),
+        **common,
+    )
+    a = {p.name: p.read_text() for p in (tmp_path / "a" / "episodes").glob("*.json")}
+    b = {p.name: p.read_text() for p in (tmp_path / "b" / "episodes").glob("*.json")}
+    assert len(a) == 2 * 3 * 2 and a == b
+    assert local == json.loads((tmp_path / "a" / "results.json").read_text())
+    assert remote["runs"] == local["runs"]

@@ -10,21 +10,31 @@ stopped part-way still holds every strategy on the same tasks.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import attrs
 import numpy as np
 
 from aip_sdk.backend import Backend
-from aip_sdk.errors import BackendError
+from aip_sdk.errors import BackendError, ConfigError
+from aip_sdk.executor import Executor, LocalExecutor
 from aip_sdk.planner import Planner
 from aip_sdk.traces import write_json_atomic
 
-__all__ = ["bootstrap_ci", "build_results", "run_bench", "summarise"]
+__all__ = [
+    "EpisodeJob",
+    "bootstrap_ci",
+    "build_results",
+    "run_bench",
+    "run_episode",
+    "summarise",
+]
 
 RESULTS_VERSION = "aip-bench/1"
 
@@ -68,8 +78,74 @@ def select_tasks(suite: Any, split: str, episodes: int) -> list[str]:
     return tasks[:episodes]
 
 
+@attrs.frozen
+class EpisodeJob:
+    """One episode of a bench: a strategy on a task with a seed, and the file it goes to."""
+
+    strategy: str
+    seed: int
+    task_id: str
+    name: str
+
+
+def run_episode(
+    backend: Backend, suite: Any, split: str, job: EpisodeJob, max_steps: int | None = None
+) -> dict[str, Any]:
+    """Run one bench episode from an empty KV cache and return its record (the file's body).
+
+    Raises:
+        BackendError: the backend failed (the episode is not a measurement).
+    """
+    reset = getattr(backend, "reset_cache", None)
+    if callable(reset):  # an episode's cost does not depend on which episode ran before
+        reset()
+    planner = Planner(backend=backend, controller=job.strategy, seed=job.seed)
+    env = suite.make(job.task_id, split)
+    try:
+        result = planner.plan(env, max_steps=max_steps or env.max_steps, seed=job.seed)
+    finally:
+        env.close()
+    if result.stop_reason == "backend_error":
+        raise BackendError(
+            f"the backend failed during {job.strategy} seed {job.seed} task {job.task_id}: "
+            f"{result.error}; the finished episodes are kept, re-run to resume"
+        )
+    return {
+        "suite": suite.name,
+        "split": split,
+        "model": backend.model_name,
+        "backend": backend.name,
+        "device": backend.capabilities.device,
+        "strategy": job.strategy,
+        "family": planner.controller.name,
+        "bound": planner.controller.bound,
+        "seed": job.seed,
+        "task_id": job.task_id,
+        "success": result.success,
+        "quality": result.quality,
+        "steps": len(result.steps),
+        "cost": result.cost.to_dict(),
+        "decisions": [s.decision.to_dict() for s in result.steps],
+    }
+
+
+def _runner(
+    backend_factory: Callable[[], Backend],
+    suite_spec: tuple[str, Any, dict[str, Any]],
+    split: str,
+    max_steps: int | None,
+) -> Callable[[EpisodeJob], dict[str, Any]]:
+    """A job runner with its own backend and suite (built once per worker)."""
+    from aip_sdk.envs.suite import load_suite
+
+    backend = backend_factory()
+    name, data, options = suite_spec
+    suite = load_suite(name, data, **options)
+    return functools.partial(run_episode, backend, suite, split, max_steps=max_steps)
+
+
 def run_bench(
-    backend: Backend,
+    backend: Backend | Callable[[], Backend],
     suite: Any,
     split: str,
     strategies: Sequence[str],
@@ -81,76 +157,71 @@ def run_bench(
     max_steps: int | None = None,
     progress: Callable[[str], None] | None = None,
     reuse: Sequence[Path] = (),
+    executor: Executor | None = None,
+    backend_name: str | None = None,
+    suite_spec: tuple[str, Any, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run every (strategy, seed, task) not yet on disk; return the rebuilt results.
 
     Seeds ``first_seed`` to ``first_seed + seeds - 1`` run. Episodes are separate files, so
-    processes that run different seeds (or strategies) into one ``out`` do not clash: that is
-    how one bench is spread over several cores. An episode already run into one of the ``reuse``
-    folders (same suite, split, backend, strategy, seed and task) is copied from there instead
-    of run again: a bench of every strategy on a few tasks reuses the cheap strategies' episodes
-    of a larger bench on the same tasks.
+    processes that run different seeds (or strategies) into one ``out`` do not clash. An episode
+    already run into one of the ``reuse`` folders (same suite, split, backend, strategy, seed
+    and task) is copied from there instead of run again.
+
+    Args:
+        backend: the backend, or (for executors that run elsewhere) a picklable factory of one.
+        executor: where the episodes run (default: here, one after the other).
+        backend_name: the backend's registered name, when ``backend`` is a factory.
+        suite_spec: (name, data, options) to rebuild the suite on a remote worker.
     """
     out = Path(out)
     tasks = select_tasks(suite, split, episodes)
+    # a class is a factory too (the protocol check would pass on its attributes)
+    loaded = isinstance(backend, Backend) and not isinstance(backend, type)
+    instance = cast(Backend, backend) if loaded else None
+    name = instance.name if instance is not None else backend_name or ""
+    if not name:
+        raise ConfigError("run_bench needs backend_name= with a backend factory")
     # Seed-major, then task, then strategy: a run stopped early has every strategy on the same
     # tasks, so its partial results still compare like with like.
+    jobs = []
     for seed in range(first_seed, first_seed + seeds):
-        planners = {s: Planner(backend=backend, controller=s, seed=seed) for s in strategies}
         for task_id in tasks:
-            for strategy, planner in planners.items():
-                tag = f"{_safe(backend.name)}__"
-                path = (
-                    out
-                    / "episodes"
-                    / (
-                        f"{tag}{_safe(suite.name)}__{_safe(split)}__{_safe(strategy)}__{seed}__"
-                        f"{_safe(task_id)}.json"
-                    )
+            for strategy in strategies:
+                file = (
+                    f"{_safe(name)}__{_safe(suite.name)}__{_safe(split)}__{_safe(strategy)}__"
+                    f"{seed}__{_safe(task_id)}.json"
                 )
+                path = out / "episodes" / file
                 if path.is_file():
                     if progress:
                         progress("skip")
                     continue
-                done = [d / "episodes" / path.name for d in map(Path, reuse)]
-                done = [f for f in done if f.is_file()]
+                done = [f for f in (Path(d) / "episodes" / file for d in reuse) if f.is_file()]
                 if done:
                     write_json_atomic(path, json.loads(done[0].read_text()))
                     if progress:
                         progress("skip")
                     continue
-                env = suite.make(task_id, split)
-                try:
-                    result = planner.plan(env, max_steps=max_steps or env.max_steps, seed=seed)
-                finally:
-                    env.close()
-                if result.stop_reason == "backend_error":  # not a measurement: stop the bench
-                    raise BackendError(
-                        f"the backend failed during {strategy} seed {seed} task {task_id}: "
-                        f"{result.error}; the finished episodes are kept, re-run to resume"
-                    )
-                write_json_atomic(
-                    path,
-                    {
-                        "suite": suite.name,
-                        "split": split,
-                        "model": backend.model_name,
-                        "backend": backend.name,
-                        "device": backend.capabilities.device,
-                        "strategy": strategy,
-                        "family": planner.controller.name,
-                        "bound": planner.controller.bound,
-                        "seed": seed,
-                        "task_id": task_id,
-                        "success": result.success,
-                        "quality": result.quality,
-                        "steps": len(result.steps),
-                        "cost": result.cost.to_dict(),
-                        "decisions": [s.decision.to_dict() for s in result.steps],
-                    },
-                )
-                if progress:
-                    progress("done")
+                jobs.append(EpisodeJob(strategy=strategy, seed=seed, task_id=task_id, name=file))
+    if instance is not None:
+        if executor is not None and not isinstance(executor, LocalExecutor):
+            raise ConfigError(
+                "an executor that runs elsewhere needs a backend factory (each worker loads "
+                "its own backend), not a loaded backend"
+            )
+        local = functools.partial(run_episode, instance, suite, split, max_steps=max_steps)
+        executor = LocalExecutor(runner=local)
+    executor = executor or LocalExecutor()
+    if suite_spec is None:
+        suite_spec = (suite.name, getattr(suite, "data", None), {})
+    # With a loaded backend the local executor already holds its runner: make is not called.
+    factory = cast("Callable[[], Backend]", backend) if instance is None else lambda: instance
+    make = functools.partial(_runner, factory, suite_spec, split, max_steps)
+    for job, record in executor.run(make, jobs):
+        write_json_atomic(out / "episodes" / job.name, record)
+        if progress:
+            progress("done")
     return build_results(out)
 
 

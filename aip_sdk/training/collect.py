@@ -18,8 +18,10 @@ uninterrupted one would.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -28,6 +30,7 @@ from aip_sdk.backend import Backend
 from aip_sdk.context import StepContext
 from aip_sdk.decision import MAX_DEPTH, MAX_K, MAX_LOOKAHEAD, Decision
 from aip_sdk.errors import ConfigError
+from aip_sdk.executor import Executor, LocalExecutor
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 from aip_sdk.observation import Observation
 from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, derive_seed
@@ -154,8 +157,16 @@ class Collector:
         *,
         seed: int = 0,
         progress: Callable[[str, int], None] | None = None,
+        executor: Executor | None = None,
+        backend_factory: Callable[[], Backend] | None = None,
+        suite_spec: tuple[str, Any, dict[str, Any]] | None = None,
     ) -> list[str]:
         """Collect ``episodes`` tasks of ``split`` (a seeded sample); skip finished ones.
+
+        Args:
+            executor: where the episodes run (default: here); one that runs elsewhere needs
+                ``backend_factory`` (each worker loads its own backend) and ``suite_spec``
+                ((name, data, options) to rebuild the suite there).
 
         Returns:
             The keys of the episodes collected in this call.
@@ -163,7 +174,7 @@ class Collector:
         self._check_manifest(suite_obj.name, split)
         tasks = list(suite_obj.tasks(split))
         random.Random(seed).shuffle(tasks)
-        done = []
+        jobs = []
         for i, task in enumerate(tasks[:episodes]):
             ep_seed = derive_seed(seed, i)
             key = episode_key(suite_obj.name, split, task.task_id, ep_seed)
@@ -171,15 +182,20 @@ class Collector:
                 if progress:
                     progress(key, 0)
                 continue
-            env = suite_obj.make(task.task_id, split)
-            try:
-                trace = self.episode(env, suite_obj.name, split, task.task_id, ep_seed)
-            finally:
-                env.close()
+            jobs.append((task.task_id, ep_seed))
+        if executor is None or isinstance(executor, LocalExecutor):
+            run = functools.partial(_collect_one, self, suite_obj, split)
+            executor = LocalExecutor(runner=run)
+        elif backend_factory is None or suite_spec is None:
+            raise ConfigError("collecting elsewhere needs backend_factory= and suite_spec=")
+        config = attrs.asdict(self, filter=lambda a, _v: a.name not in ("backend", "store"))
+        make = functools.partial(_collect_runner, backend_factory, config, suite_spec, split)
+        done = []
+        for _job, trace in executor.run(make, jobs):
             self.store.write(trace)
-            done.append(key)
+            done.append(trace.key)
             if progress:
-                progress(key, len(trace.steps))
+                progress(trace.key, len(trace.steps))
         return done
 
     def episode(self, env: Any, suite: str, split: str, task_id: str, seed: int) -> EpisodeTrace:
@@ -280,3 +296,31 @@ class Collector:
             optimal_steps=info.get("optimal_steps"),
             steps=tuple(steps),
         )
+
+
+def _collect_one(
+    collector: Collector, suite: Any, split: str, job: tuple[str, int]
+) -> EpisodeTrace:
+    task_id, ep_seed = job
+    env = suite.make(task_id, split)
+    try:
+        return collector.episode(env, suite.name, split, task_id, ep_seed)
+    finally:
+        env.close()
+
+
+def _collect_runner(
+    backend_factory: Callable[[], Backend] | None,
+    config: dict[str, Any],
+    suite_spec: tuple[str, Any, dict[str, Any]] | None,
+    split: str,
+) -> Callable[[tuple[str, int]], EpisodeTrace]:
+    """A worker's job runner: its own backend, suite and collector (no store: the driver
+    writes)."""
+    from aip_sdk.envs.suite import load_suite
+
+    assert backend_factory is not None and suite_spec is not None  # checked by run()
+    name, data, options = suite_spec
+    suite = load_suite(name, data, **options)
+    collector = Collector(backend_factory(), TraceStore(Path("/nonexistent")), **config)
+    return functools.partial(_collect_one, collector, suite, split)
