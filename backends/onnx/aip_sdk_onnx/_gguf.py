@@ -1,8 +1,10 @@
-"""Read a llama-architecture GGUF file: hyper-parameters, tokenizer data, block-quantized weights.
+"""Read a llama- or qwen2-architecture GGUF file: hyper-parameters, tokenizer, block weights.
 
 Only what the ONNX graph needs is read. Weights stay in their GGUF block format where ONNX
-Runtime's ``MatMulNBits`` can run that format exactly (Q4_0, Q4_1, Q8_0); any other tensor type is
-dequantized with the ``gguf`` package and re-quantized to 8-bit blocks (see :func:`as_blocks`).
+Runtime's ``MatMulNBits`` can run that format exactly (Q4_0, Q4_1, Q8_0); any other tensor type
+(the K-quants Q4_K and Q6_K, Q5_0 of the reference models) is dequantized with the ``gguf``
+package and re-quantized to 8-bit blocks of 32 (see :func:`as_blocks`): 8 bits hold a 4-, 5- or
+6-bit block's values to within a quarter of its smallest step (measured by :func:`requant_error`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aip_sdk.errors import ConversionError
 __all__ = ["Blocks", "GgufModel", "LlamaConfig", "TokenizerData", "as_blocks", "read_gguf"]
 
 BLOCK = 32
-SUPPORTED_ARCHITECTURES = ("llama",)
+SUPPORTED_ARCHITECTURES = ("llama", "qwen2")
 
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
@@ -79,6 +81,7 @@ class Blocks:
     packed: U8
     scales: F32
     mins: F32 | None
+    requant_error: float | None = None  # max |w - w'| / max |w| where re-quantized, else None
 
     @property
     def zero(self) -> float:
@@ -112,6 +115,7 @@ class GgufModel:
 
     path: Path
     name: str
+    arch: str
     config: LlamaConfig
     tokenizer: TokenizerData
     tensors: dict[str, Any]  # name -> gguf ReaderTensor
@@ -154,7 +158,8 @@ def read_gguf(path: Path) -> GgufModel:
     if arch not in SUPPORTED_ARCHITECTURES:
         raise ConversionError(
             f"{str(path)!r} holds a {arch!r} model; the ONNX converter handles "
-            f"{', '.join(SUPPORTED_ARCHITECTURES)} (SmolLM, TinyLlama, Llama 2/3, Mistral 7B); "
+            f"{', '.join(SUPPORTED_ARCHITECTURES)} (SmolLM, TinyLlama, Llama 2/3, Mistral 7B, "
+            f"Qwen2 and Qwen2.5); "
             f"use the llamacpp backend for this model"
         )
     tensors = {t.name: t for t in reader.tensors}
@@ -211,6 +216,7 @@ def read_gguf(path: Path) -> GgufModel:
     return GgufModel(
         path=path,
         name=path.stem,
+        arch=arch,
         config=config,
         tokenizer=tokenizer,
         tensors=tensors,
@@ -299,4 +305,6 @@ def as_blocks(tensor: Any, *, bits: int | None = None) -> Blocks:
             f"llamacpp backend"
         ) from exc
     w = np.asarray(w, dtype=np.float32).reshape(int(tensor.shape[1]), int(tensor.shape[0]))
-    return _requantize4(w) if bits == 4 else _requantize8(w)
+    blocks = _requantize4(w) if bits == 4 else _requantize8(w)
+    err = float(np.max(np.abs(blocks.dequantize() - w)) / max(float(np.max(np.abs(w))), 1e-30))
+    return attrs.evolve(blocks, requant_error=err)

@@ -1,4 +1,4 @@
-"""Write a llama decoder as an ONNX graph with a key/value cache, straight from GGUF weights.
+"""Write a llama or qwen2 decoder as an ONNX graph with a key/value cache, from GGUF weights.
 
 The graph is built node by node with ``onnx.helper`` (no torch, no tracing), so what runs is what
 is written here::
@@ -14,9 +14,11 @@ prefill (``seq`` > 1, a zero-length past), decoding (``seq`` = 1) and scoring se
 continuations at once (a batch over a shared, repeated past). Every projection is a
 ``MatMulNBits`` (com.microsoft) over the GGUF blocks; the tied embedding shares the output
 projection's 8-bit blocks. Rotary embeddings rotate adjacent pairs, as llama.cpp does on the
-(permuted) GGUF query and key weights. Grouped-query attention folds the query heads that share a
-key/value head into the row dimension instead of repeating the cache, and keys are cached
-transposed, so a decoding step copies the cache only once (the ``Concat``).
+(permuted) GGUF query and key weights of llama models, and the two halves of each head (NEOX
+style) for qwen2, whose query, key and value projections also carry biases. Grouped-query
+attention folds the query heads that share a key/value head into the row dimension instead of
+repeating the cache, and keys are cached transposed, so a decoding step copies the cache only
+once (the ``Concat``).
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ class _Builder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
         return out
 
+    @property
+    def requant_errors(self) -> list[float]:
+        """The relative errors of the weights that had to be re-quantized."""
+        return [w.requant_error for w, _ in self._weights.values() if w.requant_error is not None]
+
     def weights(self, w: Blocks, hint: str) -> list[str]:
         """Initializer names of ``w`` (packed, scales[, offsets]), created once per weight."""
         known = self._weights.get(id(w))
@@ -117,12 +124,15 @@ def _rms_norm(b: _Builder, x: str, weight: Any, eps: float, hint: str) -> str:
     return b.op("Mul", normed, b.const(np.asarray(weight, dtype=np.float32), f"{hint}.weight"))
 
 
-def _rotation(head_dim: int) -> Any:
-    """``x @ R`` maps each adjacent pair (a, b) to (-b, a)."""
+def _rotation(head_dim: int, *, neox: bool) -> Any:
+    """``x @ R`` rotates each pair by a quarter turn: adjacent pairs (a, b) -> (-b, a) (llama's
+    GGUF layout), or the two halves (x1, x2) -> (-x2, x1) (NEOX style: qwen2)."""
     r = np.zeros((head_dim, head_dim), dtype=np.float32)
-    for i in range(0, head_dim, 2):
-        r[i + 1, i] = -1.0
-        r[i, i + 1] = 1.0
+    half = head_dim // 2
+    for i in range(half):
+        a, c = (i, i + half) if neox else (2 * i, 2 * i + 1)
+        r[c, a] = -1.0
+        r[a, c] = 1.0
     return r
 
 
@@ -197,7 +207,9 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     inv_freq = 1.0 / (cfg.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
     if model.rope_freqs is not None:
         inv_freq = inv_freq / np.asarray(model.rope_freqs, dtype=np.float64)
-    pair = np.repeat(inv_freq, 2).astype(np.float32)  # [hd]: each frequency for both pair slots
+    # [hd]: each frequency for both slots of its pair (adjacent, or one in each half for NEOX)
+    neox = model.arch == "qwen2"
+    pair = (np.tile(inv_freq, 2) if neox else np.repeat(inv_freq, 2)).astype(np.float32)
     angles = b.op(
         "Mul",
         b.op("Unsqueeze", posf, b.const([1], dtype=np.int64)),
@@ -205,7 +217,7 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     )
     cos = b.op("Cos", angles)
     sin = b.op("Sin", angles)
-    rot = b.const(_rotation(hd), "rope.rotation")
+    rot = b.const(_rotation(hd, neox=neox), "rope.rotation")
     col = b.op("Range", b.op("Squeeze", zero, squeeze0), t0, b.const(np.int64(1)))
     future = b.op(
         "Greater",
@@ -228,16 +240,20 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
         """[B, heads, S, D] -> [B, kv_heads, rep * S, D]: the heads sharing a key/value head."""
         return b.op("Reshape", x, b.const([0, nkv, -1, hd], dtype=np.int64))
 
+    def project(x: str, name: str, hint: str) -> str:
+        """A projection, plus its bias where the model has one (qwen2's q, k and v)."""
+        y = b.matmul_nbits(x, as_blocks(t[f"{name}.weight"], bits=bits), hint)
+        bias = t.get(f"{name}.bias")
+        if bias is not None:
+            y = b.op("Add", y, b.const(np.asarray(bias.data, dtype=np.float32), f"{hint}.bias"))
+        return y
+
     for i in range(cfg.n_layers):
         p = f"blk.{i}"
         x = _rms_norm(b, hidden, t[f"{p}.attn_norm.weight"].data, cfg.rms_eps, f"{p}.attn_norm")
-        q = rope(
-            heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_q.weight"], bits=bits), f"{p}.q"), nh)
-        )
-        k = rope(
-            heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_k.weight"], bits=bits), f"{p}.k"), nkv)
-        )
-        v = heads(b.matmul_nbits(x, as_blocks(t[f"{p}.attn_v.weight"], bits=bits), f"{p}.v"), nkv)
+        q = rope(heads(project(x, f"{p}.attn_q", f"{p}.q"), nh))
+        k = rope(heads(project(x, f"{p}.attn_k", f"{p}.k"), nkv))
+        v = heads(project(x, f"{p}.attn_v", f"{p}.v"), nkv)
         k_t = b.op("Transpose", k, perm=[0, 1, 3, 2])  # only the new positions
         k_all = b.op_to(f"present.{i}.key", "Concat", f"past.{i}.key", k_t, axis=3)
         v_all = b.op_to(f"present.{i}.value", "Concat", f"past.{i}.value", v, axis=2)
@@ -279,4 +295,13 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
         producer_name="aip-sdk",
     )
     proto.ir_version = 10
+    errors = b.requant_errors
+    entry = proto.metadata_props.add()
+    entry.key = "aip.requantized"
+    entry.value = (
+        f"{len(errors)} weights re-quantized to 8-bit blocks, max |w - w'| / max |w| = "
+        f"{max(errors):.4f}"
+        if errors
+        else "none: every weight kept its GGUF blocks"
+    )
     return proto

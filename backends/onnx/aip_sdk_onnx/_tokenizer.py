@@ -20,6 +20,11 @@ _LLAMA3 = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+# qwen2: llama3's regex with single digits (llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN2).
+_QWEN2 = (
+    r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 _PRE = {
     # name: (split digits one by one first, main regex)
     "smollm": (True, _GPT2),
@@ -27,6 +32,7 @@ _PRE = {
     "default": (False, _GPT2),
     "llama-bpe": (False, _LLAMA3),
     "llama3": (False, _LLAMA3),
+    "qwen2": (False, _QWEN2),
 }
 _CONTROL = 3
 _USER_DEFINED = 4

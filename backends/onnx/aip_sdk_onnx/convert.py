@@ -70,7 +70,7 @@ def convert_gguf(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
-    """Convert a llama-architecture GGUF model into an ONNX model folder.
+    """Convert a llama- or qwen2-architecture GGUF model into an ONNX model folder.
 
     The folder is written next to ``out`` and renamed into place at the end, so an interrupted
     conversion never leaves a half-written model behind.
@@ -118,18 +118,30 @@ def convert_gguf(
     say(f"read {src.name}: {model.config.n_layers} layers, vocab {model.config.vocab_size}")
     bits = {"gguf": None, "int4": 4, "int8": 8}[weights]
     proto = build_graph(model, bits=bits, numerics=numerics)
-    say(f"built the graph ({len(proto.graph.node)} nodes)")
+    requantized = next(
+        (p.value for p in proto.metadata_props if p.key == "aip.requantized"), "unknown"
+    )
+    say(f"built the graph ({len(proto.graph.node)} nodes); {requantized}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        onnx.save_model(proto, str(tmp / MODEL_FILE))
+        # Past 1 GiB the weights go to a side file (protobuf caps one message at 2 GiB).
+        big = proto.ByteSize() > 1 << 30
+        onnx.save_model(
+            proto,
+            str(tmp / MODEL_FILE),
+            save_as_external_data=big,
+            all_tensors_to_one_file=True,
+            location=f"{MODEL_FILE}.data",
+        )
         tokenizer.save(str(tmp / TOKENIZER_FILE))
         cfg = model.config
         tok = model.tokenizer
         meta: dict[str, Any] = {
             "format": GRAPH_FORMAT,
             "name": model.name,
-            "architecture": "llama",
+            "architecture": model.arch,
+            "requantized": requantized,
             "weights": weights,
             "numerics": numerics,
             "source": {"file": src.name, "bytes": src.stat().st_size},
@@ -164,7 +176,7 @@ def convert_gguf(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    size = (dest / MODEL_FILE).stat().st_size / 2**20
+    size = sum(f.stat().st_size for f in dest.glob(f"{MODEL_FILE}*")) / 2**20
     say(f"wrote {dest} ({size:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
     return dest
 
