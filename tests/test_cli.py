@@ -53,7 +53,7 @@ def test_convert_then_plan_with_the_onnx_backend(tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    result = json.loads(r.output)
+    result = json.loads(r.stdout)
     assert result["model"] == "SmolLM2-135M-Instruct.Q4_1" and 1 <= len(result["steps"]) <= 2
 
 
@@ -76,7 +76,7 @@ def test_plan_json_runs_a_real_episode_with_the_default_model():
         ],
     )
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     assert out["model"] == "SmolLM2-135M-Instruct.Q4_1" and out["task_id"] == "2"
     assert 1 <= len(out["steps"]) <= 3
     for step in out["steps"]:

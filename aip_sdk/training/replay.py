@@ -88,17 +88,28 @@ class ReplayEnv(gymnasium.Env[np.ndarray, np.int64]):
             -1.0, 1.0, shape=(len(FEATURE_NAMES),), dtype=np.float32
         )
         self.action_space = spaces.Discrete(len(self.table))
+        # Every (episode, step, decision) outcome once: PPO asks for the same ones many times.
+        self._features = [
+            np.clip(np.asarray([s.features for s in e.steps], dtype=np.float32), -1.0, 1.0)
+            for e in self.episodes
+        ]
+        self._outcomes = [
+            [[step_outcome(s, d) for d in self.table] for s in e.steps] for e in self.episodes
+        ]
+        self._i = 0
         self._ep: EpisodeTrace = self.episodes[0]
         self._t = 0
 
     def _obs(self) -> np.ndarray:
-        return np.clip(np.asarray(self._ep.steps[self._t].features, dtype=np.float32), -1.0, 1.0)
+        out: np.ndarray = self._features[self._i][self._t].copy()
+        return out
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        self._ep = self.episodes[int(self.np_random.integers(len(self.episodes)))]
+        self._i = int(self.np_random.integers(len(self.episodes)))
+        self._ep = self.episodes[self._i]
         self._t = 0
         return self._obs(), {"suite": self._ep.suite, "task_id": self._ep.task_id}
 
@@ -109,8 +120,7 @@ class ReplayEnv(gymnasium.Env[np.ndarray, np.int64]):
 
     def step(self, action: np.int64 | int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         decision = self.table[int(action)]
-        step = self._ep.steps[self._t]
-        good, cost, tokens = step_outcome(step, decision)
+        good, cost, tokens = self._outcomes[self._i][self._t][int(action)]
         n = len(self._ep.steps)
         reward = (self.alpha * float(good) - self.beta * cost) / n
         self._t += 1
