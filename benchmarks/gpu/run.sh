@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check, run by the device tool on a lent GPU machine (no package index there):
-#   1. here:  bash benchmarks/gpu/build_llama_cuda.sh 90 runs/gpu       # the CUDA wheel
-#             python benchmarks/gpu/skeleton.py strip MODEL.gguf runs/gpu/model.skel
-#             (and runs/gpu/smollm2.skel for the ONNX check; pip download diskcache gguf -d runs/gpu)
+#   1. here:  bash benchmarks/gpu/build_llama_cuda.sh 90 /tmp/cudawheel   # the CUDA wheel
+#             bash benchmarks/gpu/pack.sh /tmp/cudawheel/llama_cpp_python-*.whl   # runs/gpu
 #   2. there: bash benchmarks/gpu/run.sh            (with runs/gpu carried; results in $OUT)
 set -uo pipefail
 OUT="${OUT:-/tmp/gpu-out}"
@@ -11,6 +10,7 @@ mkdir -p "$OUT"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   python3 --version
   python3 -m pip install -q --no-deps --no-index runs/gpu/*.whl 2>&1 | tail -2
+  mkdir -p /tmp/llamacuda && tar -C /tmp/llamacuda -xJf runs/gpu/llama_cpp_cuda.tar.xz
   # the CUDA runtime libraries of the image's pip packages (cuBLAS, cudart)
   LIBS=$(python3 - <<'PY'
 import glob, os, site
@@ -22,7 +22,7 @@ print(":".join(sorted(dirs)))
 PY
 )
   export LD_LIBRARY_PATH="${LIBS}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-  export PYTHONPATH="$PWD:$PWD/backends/llamacpp:$PWD/backends/onnx"
+  export PYTHONPATH="/tmp/llamacuda:$PWD:$PWD/backends/llamacpp:$PWD/backends/onnx"
   python3 -c "import llama_cpp; print('llama.cpp GPU offload:', llama_cpp.llama_supports_gpu_offload())"
   python3 benchmarks/gpu/skeleton.py inflate runs/gpu/model.skel /tmp/model.gguf
   ONNX=()
