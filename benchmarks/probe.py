@@ -80,7 +80,7 @@ def main() -> None:
             finally:
                 env.close()
 
-        def med(key: str) -> float:
+        def med(key: str, rows: list[dict[str, float]] = rows) -> float:
             return statistics.median(r[key] for r in rows)
 
         def extra(probe: str, unit: str) -> float:  # the probe beyond the prompt's evaluation
