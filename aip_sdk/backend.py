@@ -9,7 +9,6 @@ against this contract.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -24,22 +23,9 @@ __all__ = [
     "Completion",
     "SampleResult",
     "ScoreResult",
-    "usable_cpus",
 ]
 
 ChatMessage = dict[str, str]
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on: the default thread count of the CPU backends.
-
-    Respects the affinity mask (``taskset``, container cpusets), unlike ``os.cpu_count()``,
-    so that two processes pinned to one core each do not both start a thread per machine core
-    and slow each other down.
-    """
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 @attrs.frozen(kw_only=True)

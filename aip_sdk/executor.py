@@ -81,7 +81,7 @@ class RayExecutor:
             ) from exc
         if not jobs:
             return
-        from aip_sdk.backend import usable_cpus
+        from aip_sdk.util import usable_cpus
 
         if not ray.is_initialized():
             ray.init(

@@ -9,9 +9,7 @@ progress and a re-run skips the finished ones. The format is documented in ``doc
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,10 @@ import attrs
 
 from aip_sdk.decision import Decision
 from aip_sdk.errors import DataError
-from aip_sdk.lookahead import Rollout
+from aip_sdk.lookahead import Rollout, replay
+from aip_sdk.policy import rank
 from aip_sdk.records import token_confidence
+from aip_sdk.util import write_json_atomic
 
 __all__ = [
     "TRACE_VERSION",
@@ -29,26 +29,9 @@ __all__ = [
     "PoolSample",
     "StepTrace",
     "TraceStore",
-    "write_json_atomic",
 ]
 
 TRACE_VERSION = "aip-trace/2"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @attrs.frozen(kw_only=True)
@@ -105,9 +88,6 @@ class StepTrace:
         (the prompt, the probe when ``k=0`` or ``probe_paid``, the candidates and rollouts),
         or ``None`` when the recording cannot tell (a pool smaller than k, a rollout missing or
         shorter than the lookahead)."""
-        from aip_sdk.lookahead import replay
-        from aip_sdk.policy import rank
-
         tokens = self.prompt_tokens + (self.probe_tokens if probe_paid else 0)
         if decision.uses_probe:
             return self.probe_top, self.prompt_tokens + self.probe_tokens

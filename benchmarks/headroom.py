@@ -36,7 +36,7 @@ from aip_sdk.cost import Cost
 from aip_sdk.lookahead import can_copy
 from aip_sdk.planner import Planner
 from aip_sdk.policy import derive_seed, rank
-from aip_sdk.traces import write_json_atomic
+from aip_sdk.util import write_json_atomic
 
 TRAIN_SPLITS = {
     "grid": "train",

@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from aip_sdk.bench.harness import bootstrap_ci, select_tasks
+from aip_sdk.bench.harness import select_tasks
 from aip_sdk.envs.suite import load_suite
 from aip_sdk.observation import Observation
 from aip_sdk.planner import Planner
 from aip_sdk.policy import Policy
+from aip_sdk.util import bootstrap_ci
 from aip_sdk_llamacpp import LlamaCppBackend
 from aip_sdk_onnx import OnnxBackend
 

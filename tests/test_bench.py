@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from aip_sdk.bench.harness import bootstrap_ci
 from aip_sdk.cli import main
+from aip_sdk.util import bootstrap_ci
 
 EPISODE_KEYS = {"task_id", "success", "quality", "steps", "cost", "decisions", "family", "bound"}
 COST_KEYS = {"llm_calls", "prompt_tokens", "reused_prompt_tokens", "generated_tokens", "seconds"}

@@ -25,11 +25,10 @@ from aip_sdk.backend import Backend
 from aip_sdk.errors import BackendError, ConfigError
 from aip_sdk.executor import Executor, LocalExecutor
 from aip_sdk.planner import Planner
-from aip_sdk.traces import write_json_atomic
+from aip_sdk.util import bootstrap_ci, write_json_atomic
 
 __all__ = [
     "EpisodeJob",
-    "bootstrap_ci",
     "build_results",
     "run_bench",
     "run_episode",
@@ -41,16 +40,6 @@ RESULTS_VERSION = "aip-bench/1"
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", text)
-
-
-def bootstrap_ci(values: Sequence[float], *, n: int = 2000, seed: int = 0) -> list[float]:
-    """95% percentile-bootstrap interval of the mean."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        return [0.0, 0.0]
-    rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, arr.size, size=(n, arr.size))].mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
 def summarise(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from aip_sdk.bench.harness import bootstrap_ci
+from aip_sdk.util import bootstrap_ci
 
 __all__ = ["aggregate_strategies", "best_fixed", "write_pareto", "write_summary"]
 

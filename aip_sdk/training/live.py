@@ -29,7 +29,7 @@ from aip_sdk.decision import Decision
 from aip_sdk.features import FEATURE_NAMES
 from aip_sdk.planner import Look, Planner
 from aip_sdk.policy import DEFAULT_REASONING_BUDGETS
-from aip_sdk.traces import write_json_atomic
+from aip_sdk.util import write_json_atomic
 
 __all__ = ["LiveEnv", "train_live"]
 

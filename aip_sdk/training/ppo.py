@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from aip_sdk.backend import usable_cpus
 from aip_sdk.decision import Decision, table_to_json
 from aip_sdk.errors import ControllerError, MissingDependencyError
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 from aip_sdk.traces import EpisodeTrace
+from aip_sdk.util import usable_cpus
 
 __all__ = ["OPSET", "PARITY_INPUTS", "PARITY_TOL", "check_parity", "export_onnx", "train_ppo"]
 

@@ -20,10 +20,11 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from aip_sdk.backend import Capabilities, ChatMessage, usable_cpus
+from aip_sdk.backend import Capabilities, ChatMessage
 from aip_sdk.engine import Engine
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import resolve_model_path
+from aip_sdk.util import usable_cpus
 
 __all__ = ["LlamaCppBackend", "LlamaRuntime"]
 

@@ -25,11 +25,11 @@ import numpy.typing as npt
 from aip_sdk.backend import (
     Capabilities,
     ChatMessage,
-    usable_cpus,
 )
 from aip_sdk.engine import Engine
 from aip_sdk.errors import BackendError, ConfigError, ModelLoadError
 from aip_sdk.models import resolve_model_path
+from aip_sdk.util import usable_cpus
 from aip_sdk_onnx._graph import GRAPH_FORMAT
 from aip_sdk_onnx._providers import CPU, Provider, choose_providers, device_of
 from aip_sdk_onnx.convert import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, cached_conversion

@@ -1,0 +1,52 @@
+"""Small helpers shared by several layers: atomic JSON files, bootstrap intervals, usable CPUs."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["bootstrap_ci", "usable_cpus", "write_json_atomic"]
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def bootstrap_ci(values: Sequence[float], *, n: int = 2000, seed: int = 0) -> list[float]:
+    """95% percentile-bootstrap interval of the mean."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return [0.0, 0.0]
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, arr.size, size=(n, arr.size))].mean(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: the default thread count of the CPU backends.
+
+    Respects the affinity mask (``taskset``, container cpusets), unlike ``os.cpu_count()``,
+    so that two processes pinned to one core each do not both start a thread per machine core
+    and slow each other down.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
