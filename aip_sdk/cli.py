@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from aip_sdk._version import __version__
-from aip_sdk.errors import AipError
+from aip_sdk.errors import AipError, ConfigError, ModelLoadError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -370,11 +370,12 @@ def bench(
 
     from tqdm import tqdm
 
-    from aip_sdk.bench.harness import build_results, run_bench
+    from aip_sdk.bench.harness import build_results, record_model, run_bench
     from aip_sdk.bench.report import write_pareto, write_summary
     from aip_sdk.controllers import make_controller
     from aip_sdk.envs.suite import load_suite
     from aip_sdk.executor import make_executor
+    from aip_sdk.models import model_identity
     from aip_sdk.registry import best_backend, load_backend
 
     for spec in strategies:  # fail on a bad spec before any model is loaded
@@ -388,6 +389,11 @@ def bench(
     else:  # every worker loads its own backend
         name = best_backend() if backend_name == "auto" else backend_name
         backend = functools.partial(load_backend, name, model_path=model)
+    try:  # the exact weights, recorded next to the episodes
+        identity = model_identity(model)
+    except (ModelLoadError, ConfigError, OSError):  # a served model (openai): its name only
+        identity = {"name": str(model or ""), "file": "", "sha256": ""}
+    record_model(Path(out), identity)
     bar = tqdm(total=len(strategies) * seeds * episodes, desc=f"bench {suite}/{chosen}", unit="ep")
     results = None
     try:

@@ -44,6 +44,7 @@ __all__ = [
     "default_model_path",
     "is_pulled",
     "model_cache_dir",
+    "model_identity",
     "model_spec",
     "pull_model",
     "remove_model",
@@ -227,6 +228,26 @@ def _sha256(path: Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def model_identity(model: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Name, file and SHA-256 of the model ``model`` resolves to (see
+    :func:`resolve_model_path`): what a results file records so that a number names the exact
+    weights that made it. A folder (an ONNX export) hashes its files in name order.
+
+    Raises:
+        ModelLoadError, ConfigError: as :func:`resolve_model_path`.
+    """
+    path = resolve_model_path(model)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f.relative_to(path).as_posix().encode())
+            digest.update(bytes.fromhex(_sha256(f)))
+        sha = digest.hexdigest()
+    else:
+        sha = _sha256(path)
+    return {"name": path.stem, "file": str(path), "sha256": sha}
 
 
 def _download_wheel(dist: str, version: str, dest: Path, pip_args: Sequence[str]) -> Path:

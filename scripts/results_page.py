@@ -1,88 +1,139 @@
-"""Render docs/results.md from bench folders (their results.json and pareto.png).
+"""Render docs/results.md from bench folders: the seed's four claims, then each folder's table
+and Pareto plot.
 
-Usage: python3 scripts/results_page.py runs/bench/* --out docs/results.md
+Usage:
+    python3 scripts/results_page.py runs/bench/q05-* --unseen q05-logistics --out docs/results.md
+
+Every figure comes from the folders' episode files (``aip_sdk.bench.claims``); a folder named
+with ``--unseen`` is a domain no controller was trained or tuned on (claim 4), as is any
+strategy whose controller file name holds ``loso`` (trained leaving that folder's suite out).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+from aip_sdk.bench.claims import Comparison, at_equal_tokens, easy_steps
 from aip_sdk.bench.harness import build_results
-from aip_sdk.bench.report import aggregate_strategies, best_fixed, write_pareto, write_summary
+from aip_sdk.bench.report import aggregate_strategies, sweep_beta, write_pareto, write_summary
 
 
-def _episodes(n: int) -> str:
-    return f"{n} episode" if n == 1 else f"{n} episodes"
+def _ci(ci: list[float]) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "n/a"
+def _diff(c: Comparison) -> str:
+    d, ci = c.difference
+    return f"{d:+.2f} {_ci(ci)}" + (" *" if c.significant else "")
 
 
-def headline(rows: list[dict], anchor: str, results: dict) -> list[str]:
-    """The README's head-line comparisons for one suite, from its aggregated rows."""
-    by = {r["strategy"]: r for r in rows}
-    best = best_fixed(rows)
-    learned = by.get("learned")
-    if best is None or learned is None:
-        return []
+def _model(results: dict[str, Any]) -> str:
+    m = results.get("model") or {}
+    names = {str(run["model"]) for run in results["runs"]}
+    name = m.get("name") or ", ".join(sorted(names))
+    return f"{name} (sha256 {m['sha256'][:12]})" if m.get("sha256") else name
 
-    def show(r: dict) -> str:
-        return f"{r['success']:.2f} success at {r['tokens']:.0f} tokens"
 
-    def than(r: dict) -> str:
-        d = learned["success"] - r["success"]
-        return "higher" if d > 0 else "equal" if d == 0 else "lower"
+def _learned(rows: list[dict[str, Any]]) -> list[str]:
+    """The learned strategies of a folder: the shipped one first, then files, by beta."""
+    names = [r["strategy"] for r in rows if r["family"] == "learned"]
+    return sorted(names, key=lambda s: (s != "learned", sweep_beta(s) or 0.0, s))
 
-    out = [
-        f"- **[{anchor}](#{anchor})** ({_episodes(learned['episodes'])} per strategy): "
-        f"learned {show(learned)}; best fixed `{best['strategy']}` {show(best)} -> learned uses "
-        f"{_ratio(learned['tokens'], best['tokens'])} its tokens "
-        f"({than(best)} success)."
+
+def _label(strategy: str) -> str:
+    if strategy == "learned":
+        return "learned (shipped)"
+    return f"learned[{Path(strategy.split(':', 1)[1]).stem}]"
+
+
+def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -> list[str]:
+    """The claims 1, 2 and 4 as tables (claim 3 is the Pareto plots)."""
+    easy = [
+        "| folder | model | controller | steps | cheapest-decision share [95% CI] | success | "
+        "`fixed:k=0` success (same episodes) |",
+        "| --- | --- | --- | ---: | --- | ---: | ---: |",
     ]
-    cheap = min((r for r in rows if r["strategy"].startswith("fixed")), key=lambda r: r["tokens"])
-    if cheap is not best:
-        gap = round((best["success"] - cheap["success"]) * best["episodes"])
-        overlap = cheap["ci"][1] >= best["ci"][0]
-        out.append(
-            f"  The cheapest fixed allocation `{cheap['strategy']}`: {show(cheap)}; the best "
-            f"fixed one succeeds on {gap} more of {best['episodes']} episodes"
-            + (" (95% intervals overlap: not a significant difference)." if overlap else ".")
-        )
-    for name in ("ac", "esc"):
-        if name in by:
-            r = by[name]
-            out.append(
-                f"  vs `{name}` ({show(r)}): learned uses {_ratio(learned['tokens'], r['tokens'])} "
-                f"its tokens ({than(r)} success)."
-            )
-    if "oracle" in by:
-        r = by["oracle"]
-        # The oracle (a bound) may have finished fewer episodes: compare with it on those.
-        same = {x["strategy"]: x for x in aggregate_strategies(results, pairs=set(r["pairs"]))}
-        mine = same["learned"]
-        note = ""
-        if r["pairs"] != learned["pairs"]:
-            note = f" (on the {r['episodes']} episodes the oracle finished: learned {show(mine)})"
-        out.append(
-            f"  vs `oracle` ({show(r)}): learned spends {_ratio(mine['tokens'], r['tokens'])} "
-            f"the oracle's tokens at {mine['success'] - r['success']:+.2f} success{note}."
-        )
-        k1 = same.get("fixed:k=1,depth=0")
-        if k1 is not None and r["success"] <= k1["success"]:
-            out.append(
-                f"  The default model is too weak here for allocation to matter: even the "
-                f"oracle succeeds no more often than `fixed:k=1,depth=0` ({r['success']:.2f} "
-                f"vs {k1['success']:.2f} on the {_episodes(r['episodes'])} it ran)."
-            )
-    if len({round(x["success"], 9) for x in rows if x["strategy"] != "oracle"}) == 1:
-        out.append(
-            f"  Every strategy but the oracle has the same success ({learned['success']:.2f}): "
-            "no allocation changes the outcome on these tasks; only the cost differs."
-        )
+    hard = [
+        "| folder | controller | episodes | success | best fixed within its tokens | its success |"
+        " difference [95% CI] | tokens ratio | best fixed at any cost | difference [95% CI] | "
+        "tokens ratio |",
+        "| --- | --- | ---: | ---: | --- | ---: | --- | ---: | --- | --- | ---: |",
+    ]
+    general: list[str] = []
+    for name, results in folders:
+        rows = aggregate_strategies(results)
+        for strat in _learned(rows):
+            e = easy_steps(results, strat)
+            if e is not None:
+                base = "n/a" if e.cheapest_success is None else f"{e.cheapest_success:.2f}"
+                easy.append(
+                    f"| {name} | {_model(results)} | {_label(strat)} | {e.steps} | "
+                    f"{e.share:.2f} {_ci(e.ci)} | {e.success:.2f} | {base} |"
+                )
+            within, overall = at_equal_tokens(results, strat)
+            if within is None and overall is None:
+                continue
+            cells = [f"{name}", _label(strat)]
+            ref = within or overall
+            assert ref is not None
+            cells += [str(ref.episodes), f"{ref.success:.2f}"]
+            if within is None:
+                cells += ["none spends so little", "", "", ""]
+            else:
+                cells += [f"`{within.other}`", f"{within.other_success:.2f}"]
+                cells += [_diff(within), f"{within.token_ratio:.2f}x"]
+            if overall is None:
+                cells += ["", "", ""]
+            else:
+                cells += [f"`{overall.other}` ({overall.other_success:.2f})"]
+                cells += [_diff(overall), f"{overall.token_ratio:.2f}x"]
+            line = "| " + " | ".join(cells) + " |"
+            hard.append(line)
+            if name in unseen or "loso" in strat:
+                general.append(line)
+    out = [
+        "### 1. Less compute on easy steps",
+        "",
+        "The share of the controller's steps at one sample's cost or less (the probe's top "
+        "action `k=0`, or one sample; no reasoning, no vote, no lookahead), with a 95% "
+        "bootstrap interval over episodes; its success next to `fixed:k=0`, which spends the "
+        "cheapest decision at every step, on the same episodes.",
+        "",
+        *easy,
+        "",
+        "### 2. Better results on hard tasks at equal compute",
+        "",
+        "The controller against the best fixed allocation that spends no more than 1.1x its "
+        "total tokens, and against the best fixed allocation at any cost; paired differences "
+        "in success over the same (seed, task) episodes with 95% bootstrap intervals (* where "
+        "the interval excludes 0). Tokens ratio: the controller's tokens over the other's.",
+        "",
+        *hard,
+        "",
+        "### 3. The trade-off",
+        "",
+        "One Pareto plot per folder below (success against total tokens, every strategy; the "
+        "controllers of the beta sweep joined by a dotted curve where they ran).",
+        "",
+        "### 4. Generalisation",
+        "",
+    ]
+    if general:
+        out += [
+            "Rows of claim 2 on a domain no controller was trained or tuned on"
+            + (f" ({', '.join(sorted(unseen))})" if unseen else "")
+            + ", and of controllers trained leaving the folder's suite out (`loso`):",
+            "",
+            hard[0],
+            hard[1],
+            *general,
+            "",
+        ]
+    else:
+        out += ["No unseen-domain or leave-one-suite-out bench has run yet.", ""]
     return out
 
 
@@ -91,51 +142,52 @@ def main() -> None:
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
     ap.add_argument("--command", default="bash scripts/results.sh")
-    ap.add_argument("--note", default="", help="A status paragraph placed under the title.")
     ap.add_argument(
-        "--section", type=Path, action="append", default=[], help="Markdown file to append."
+        "--unseen", action="append", default=[], help="Folder name of an unseen domain."
     )
+    ap.add_argument("--note", type=Path, default=None, help="A Markdown status note (what ran).")
+    ap.add_argument("--section", type=Path, action="append", default=[], help="Markdown to append.")
     args = ap.parse_args()
     img = args.out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
-    top = [
-        "# Results",
-        "",
-        f"Produced by `{args.command}` (live episodes: the real default model in the real "
-        "environments; nothing here is replayed from traces).",
-        "",
-    ]
-    if args.note:
-        top += [args.note, ""]
-    heads: list[str] = []
+    folders: list[tuple[str, dict[str, Any]]] = []
     body: list[str] = []
     for d in args.dirs:
-        res_path = d / "results.json"
-        if (d / "episodes").is_dir():  # rebuild: a stopped run may not have written it
-            results = build_results(d)
-        elif res_path.is_file():
-            results = json.loads(res_path.read_text())
-        else:
+        if not (d / "episodes").is_dir():
             continue
+        results = build_results(d)  # rebuilt: a stopped run may not have written it
         rows = aggregate_strategies(results)
         if not rows:
             continue
-        heads += headline(rows, d.name, results)
-        body += [f"## {d.name}", "", write_summary(results, d / "summary.md")]
+        folders.append((d.name, results))
+        pooled = {p for r in rows if not r["bound"] for p in r["pairs"]}
+        seeds = sorted({seed for seed, _ in pooled})
+        body += [
+            f"## {d.name}",
+            "",
+            f"Model: {_model(results)}. {len(rows)} strategies; every row except a bound's pools "
+            f"the same {len(pooled)} episodes: {len({t for _, t in pooled})} tasks x seeds "
+            f"{', '.join(map(str, seeds))}.",
+            "",
+            write_summary(results, d / "summary.md"),
+        ]
         write_pareto(results, d / "pareto.png")
         if (d / "pareto.png").is_file():
             target = img / f"pareto-{d.name}.png"
             shutil.copyfile(d / "pareto.png", target)
             body += [f"![Pareto plot for {d.name}](img/{target.name})", ""]
-        pooled = {p for r in rows if r["strategy"] != "oracle" for p in r["pairs"]}
-        seeds = sorted({seed for seed, _ in pooled})
-        body += [
-            f"({len(rows)} strategies; every row except the oracle's pools the same "
-            f"{len(pooled)} episodes: {len({t for _, t in pooled})} tasks x seeds "
-            f"{', '.join(map(str, seeds))}.)",
-            "",
-        ]
-    out = [*top, "## Head-line figures", "", *heads, "", *body]
+    out = [
+        "# Results",
+        "",
+        f"Produced by `{args.command}` (live episodes: the real model in the real environments; "
+        "nothing here is replayed from traces). Tokens are every token the model processed: "
+        "the evaluated prompt (probes included) plus every generated token. SmolLM2-135M, the "
+        "weak-model row, is on [results-smollm2.md](results-smollm2.md).",
+        "",
+    ]
+    if args.note is not None:
+        out += [args.note.read_text().strip(), ""]
+    out += ["## The four claims", "", *claims_tables(folders, set(args.unseen)), *body]
     for section in args.section:
         out += [section.read_text(), ""]
     args.out.write_text("\n".join(out))

@@ -104,3 +104,22 @@ def test_cli_models_lists_and_pull_refuses_unknown_names():
     assert out.exit_code == 0 and "qwen2.5-coder-0.5b-instruct" in out.output
     bad = CliRunner().invoke(main, ["models", "pull", "nope"])
     assert bad.exit_code == 1 and "unknown model name 'nope'" in bad.output
+
+
+def test_model_identity_names_the_exact_weights(tmp_path: Path) -> None:
+    from aip_sdk.models import model_identity
+
+    f = tmp_path / "tiny.gguf"
+    f.write_bytes(b"GGUF" + bytes(100))
+    got = model_identity(f)
+    assert got == {
+        "name": "tiny",
+        "file": str(f),
+        "sha256": hashlib.sha256(b"GGUF" + bytes(100)).hexdigest(),
+    }
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"a")
+    first = model_identity(folder)["sha256"]
+    (folder / "model.onnx").write_bytes(b"b")
+    assert model_identity(folder)["sha256"] != first

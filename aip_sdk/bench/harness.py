@@ -214,8 +214,33 @@ def run_bench(
     return build_results(out)
 
 
+MODEL_FILE = "model.json"
+
+
+def record_model(out: Path, identity: dict[str, str]) -> None:
+    """Write the model a bench folder is run with (``model.json``), or check it is the same.
+
+    Raises:
+        ConfigError: the folder already holds results of other weights (a different SHA-256):
+            mixing them would compare strategies across models.
+    """
+    path = Path(out) / MODEL_FILE
+    if path.is_file():
+        prev = json.loads(path.read_text())
+        if prev.get("sha256") and identity.get("sha256") and prev["sha256"] != identity["sha256"]:
+            raise ConfigError(
+                f"{str(out)!r} holds results of model {prev.get('name')!r} (sha256 "
+                f"{prev['sha256'][:12]}...), not of {identity.get('name')!r} (sha256 "
+                f"{identity['sha256'][:12]}...); bench each model into its own --out folder"
+            )
+        return
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, identity)
+
+
 def build_results(out: Path) -> dict[str, Any]:
-    """Group the episode files of ``out`` into runs and write ``results.json``."""
+    """Group the episode files of ``out`` into runs and write ``results.json`` (with the
+    model's name and SHA-256 where ``model.json`` recorded them)."""
     runs: dict[tuple[str, str, str, str, str, str, int], list[dict[str, Any]]] = {}
     for path in sorted((Path(out) / "episodes").glob("*.json")):
         e = json.loads(path.read_text())
@@ -229,8 +254,10 @@ def build_results(out: Path) -> dict[str, Any]:
             int(e["seed"]),
         )
         runs.setdefault(key, []).append(e)
+    model_file = Path(out) / MODEL_FILE
     results = {
         "version": RESULTS_VERSION,
+        "model": json.loads(model_file.read_text()) if model_file.is_file() else None,
         "runs": [
             {
                 "suite": suite,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,13 @@ import numpy as np
 
 from aip_sdk.util import bootstrap_ci
 
-__all__ = ["aggregate_strategies", "best_fixed", "write_pareto", "write_summary"]
+__all__ = [
+    "aggregate_strategies",
+    "best_fixed",
+    "sweep_beta",
+    "write_pareto",
+    "write_summary",
+]
 
 
 # A marker and colour per strategy in a panel, so that each point has its own legend entry.
@@ -23,6 +30,14 @@ def _short(strategy: str) -> str:
     if strategy.startswith("learned:"):
         return f"learned[{Path(strategy.split(':', 1)[1]).stem}]"
     return strategy
+
+
+def sweep_beta(strategy: str) -> float | None:
+    """The beta of a swept controller (``learned:.../controller-beta0.05.onnx`` -> 0.05)."""
+    if not strategy.startswith("learned:"):
+        return None
+    m = re.search(r"-beta([0-9.]+)$", Path(strategy.split(":", 1)[1]).stem)
+    return float(m.group(1)) if m else None
 
 
 def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -170,6 +185,29 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                 zorder=2,
                 label=_short(r["strategy"]),
             )
+        sweep = sorted(
+            (r["tokens"], r["success"], b)
+            for r in sub
+            if (b := sweep_beta(r["strategy"])) is not None
+        )
+        if len(sweep) > 1:
+            ax.plot(
+                [max(t, 1) for t, _, _ in sweep],
+                [s for _, s, _ in sweep],
+                ":",
+                color="C3",
+                label="learned, beta sweep",
+                zorder=1,
+            )
+            for t, s, b in sweep:
+                ax.annotate(
+                    f"b={b:g}",
+                    (max(t, 1), s),
+                    fontsize=6,
+                    xytext=(3, -9),
+                    textcoords="offset points",
+                    color="C3",
+                )
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("mean tokens per episode, evaluated + generated (log)")

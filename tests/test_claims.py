@@ -1,0 +1,142 @@
+"""The claim figures of the results page (aip_sdk.bench.claims) on hand-made results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aip_sdk.bench.claims import (
+    at_equal_tokens,
+    compare,
+    easy_steps,
+    fixed_strategy,
+    is_cheapest,
+    paired_difference,
+)
+from aip_sdk.bench.harness import build_results, record_model
+from aip_sdk.bench.report import sweep_beta
+from aip_sdk.decision import Decision
+from aip_sdk.errors import ConfigError
+
+
+def _episode(task: str, success: bool, tokens: int, decisions: list[dict[str, Any]]) -> dict:
+    return {
+        "task_id": task,
+        "success": success,
+        "quality": float(success),
+        "steps": len(decisions),
+        "cost": {"prompt_tokens": tokens, "generated_tokens": 0, "llm_calls": 1, "seconds": 1.0},
+        "decisions": decisions,
+        "family": "",
+        "bound": False,
+    }
+
+
+def _results(spec: dict[str, tuple[str, list[tuple[bool, int, list[dict[str, Any]]]]]]) -> dict:
+    """{strategy: (family, [(success, tokens, decisions) per task])} on seed 0."""
+    runs = []
+    for strategy, (family, eps) in spec.items():
+        episodes = []
+        for i, (ok, tok, dec) in enumerate(eps):
+            e = _episode(f"t{i}", ok, tok, dec)
+            e["family"] = family
+            episodes.append(e)
+        runs.append(
+            {
+                "suite": "grid",
+                "split": "test",
+                "strategy": strategy,
+                "seed": 0,
+                "model": "m",
+                "episodes": episodes,
+            }
+        )
+    return {"version": 2, "runs": runs}
+
+
+K0 = {"k": 0, "depth": 0}
+K1 = {"k": 1, "depth": 0}
+LA = {"k": 4, "depth": 0, "lookahead": 1}
+
+
+def test_is_cheapest_is_one_sample_or_the_probe() -> None:
+    assert is_cheapest(K0) and is_cheapest(K1)
+    assert not is_cheapest(LA)
+    assert not is_cheapest({"k": 4, "depth": 0})
+    assert not is_cheapest({"k": 1, "depth": 1})
+
+
+def test_easy_steps_counts_steps_and_compares_with_k0_on_the_same_episodes() -> None:
+    res = _results(
+        {
+            "fixed:k=0": ("fixed", [(False, 100, [K0] * 4), (True, 50, [K0] * 2)]),
+            "learned": ("learned", [(True, 300, [K0, K0, LA, LA]), (True, 60, [K1, K1])]),
+        }
+    )
+    e = easy_steps(res)
+    assert e is not None
+    assert e.steps == 6 and e.episodes == 2
+    assert e.share == pytest.approx(4 / 6)
+    assert e.ci[0] <= e.share <= e.ci[1]
+    assert e.success == 1.0 and e.cheapest_success == 0.5
+    assert easy_steps(res, "sc:k=8") is None
+
+
+def test_fixed_strategy_matches_the_allocation_not_the_spelling() -> None:
+    res = _results({"fixed:k=0": ("fixed", [(True, 1, [K0])])})
+    assert fixed_strategy(res, Decision(k=0)) == "fixed:k=0"
+    assert fixed_strategy(res, Decision(k=1)) is None
+
+
+def test_at_equal_tokens_picks_the_best_fixed_within_the_budget() -> None:
+    res = _results(
+        {
+            "fixed:k=1": ("fixed", [(False, 100, [K1]), (True, 100, [K1])]),
+            "fixed:k=4,lookahead=1": ("fixed", [(True, 400, [LA]), (True, 400, [LA])]),
+            "learned": ("learned", [(True, 150, [K1]), (True, 150, [LA])]),
+        }
+    )
+    within, overall = at_equal_tokens(res)
+    assert within is not None and overall is not None
+    assert within.other == "fixed:k=1" and within.other_success == 0.5
+    assert within.difference[0] == pytest.approx(0.5)
+    assert within.token_ratio == pytest.approx(1.5)
+    assert overall.other == "fixed:k=4,lookahead=1"
+    assert overall.difference[0] == 0.0 and not overall.significant
+
+
+def test_paired_difference_interval_excludes_zero_only_for_a_clear_difference() -> None:
+    d, ci = paired_difference([1.0] * 30, [0.0] * 30)
+    assert d == 1.0 and ci == [1.0, 1.0]
+    d, ci = paired_difference([1.0, 0.0] * 10, [0.0, 1.0] * 10)
+    assert d == 0.0 and ci[0] < 0 < ci[1]
+
+
+def test_compare_uses_only_the_episodes_every_strategy_finished() -> None:
+    res = _results(
+        {
+            "fixed:k=1": ("fixed", [(True, 100, [K1])]),
+            "learned": ("learned", [(False, 100, [K1]), (True, 100, [K1])]),
+        }
+    )
+    c = compare(res, "learned", "fixed:k=1")
+    assert c is not None and c.episodes == 1 and c.success == 0.0
+
+
+def test_sweep_beta_reads_the_controller_file_name() -> None:
+    assert sweep_beta("learned:runs/c/controller-beta0.05.onnx") == 0.05
+    assert sweep_beta("learned:runs/c/controller.onnx") is None
+    assert sweep_beta("fixed:k=1") is None
+
+
+def test_a_bench_folder_records_its_model_and_refuses_another(tmp_path: Path) -> None:
+    record_model(tmp_path, {"name": "a", "file": "a.gguf", "sha256": "11" * 32})
+    record_model(tmp_path, {"name": "a", "file": "a.gguf", "sha256": "11" * 32})  # same: fine
+    with pytest.raises(ConfigError, match="its own --out"):
+        record_model(tmp_path, {"name": "b", "file": "b.gguf", "sha256": "22" * 32})
+    (tmp_path / "episodes").mkdir()
+    assert build_results(tmp_path)["model"]["sha256"] == "11" * 32
+    assert json.loads((tmp_path / "results.json").read_text())["model"]["name"] == "a"
