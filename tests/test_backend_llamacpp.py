@@ -156,7 +156,7 @@ def test_default_threads_follow_the_cpu_affinity_mask():
     script = (
         "import os, llama_cpp\n"
         "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
-        "from aip_sdk.backend import usable_cpus\n"
+        "from aip_sdk.util import usable_cpus\n"
         "from aip_sdk_llamacpp import LlamaCppBackend\n"
         "b = LlamaCppBackend(n_ctx=256)\n"
         "print(usable_cpus(), llama_cpp.llama_n_threads(b._runtime._ctx))\n"

@@ -25,7 +25,10 @@ SUMMARY_KEYS = {
 
 def check_schema(results):
     """The results.json schema documented in docs/bench.md."""
-    assert set(results) == {"version", "runs"}
+    assert set(results) == {"version", "model", "runs"}
+    model = results["model"]
+    assert set(model) >= {"name", "file", "sha256"}
+    assert len(model["sha256"]) == 64
     for run in results["runs"]:
         assert set(run) == {
             "suite",
