@@ -310,13 +310,21 @@ def _ci(values: list[float], n: int = 2000) -> tuple[float, float]:
 @main.command()
 @click.option("--work", type=click.Path(file_okay=False, exists=True), default="runs/headroom")
 @click.option("--out", type=click.Path(dir_okay=False), default="docs/headroom.md")
-def report(work: str, out: str) -> None:
+@click.option(
+    "--note",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A Markdown status note placed under the header (what ran, where it differs from "
+    "scripts/headroom.sh).",
+)
+def report(work: str, out: str, note: str | None) -> None:
     """Write the headroom tables (accuracy with 95% intervals, tokens, seconds)."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for path in sorted(Path(work).glob("*/*/state-*.json")):
         r = json.loads(path.read_text())
         rows.setdefault((r["model"], r["suite"]), []).append(r)
     head = [*HEADER.strip("\n").splitlines(), ""]
+    if note:
+        head += [*Path(note).read_text().strip("\n").splitlines(), ""]
     lines: list[str] = []
     summary: list[str] = []
     for (model, suite), states in sorted(rows.items()):
