@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from aip_sdk.envs.miniwob import TASKS
+from aip_sdk import ConfigError
+from aip_sdk.envs.miniwob import offered_tasks
+from aip_sdk.envs.miniwob_tasks import FIRST_TASKS, HELD_OUT_FAMILIES, catalogue, family
 from aip_sdk.envs.suite import load_suite
 
 pytestmark = pytest.mark.browser
+
+# Sequences of admissible actions that earn reward 1, found in the real browser by
+# `python benchmarks/miniwob_reach.py` (exported with --export).
+SOLUTIONS = json.loads((Path(__file__).parent / "data" / "miniwob_solutions.json").read_text())
+OFFERED = [t for t in catalogue().values() if t.offered]
+# one task per family: the family's first task in the suite's order
+BY_FAMILY = {}
+for _t in OFFERED:
+    BY_FAMILY.setdefault(_t.family, _t.name)
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +31,69 @@ def miniwob():
     return load_suite("miniwob")
 
 
-def test_suite_has_at_least_ten_tasks_with_held_out_seeds(miniwob):
-    assert len(TASKS) >= 10
+def test_suite_offers_forty_tasks_with_held_out_seeds_and_families(miniwob):
+    assert len(OFFERED) >= 40
     train = {t.task_id for t in miniwob.tasks("train")}
     test = {t.task_id for t in miniwob.tasks("test")}
-    assert not train & test and len(test) == 20 * len(TASKS)
+    held = {t.task_id for t in miniwob.tasks("test_tasks")}
+    assert not train & test and not test & held
+    test_tasks = offered_tasks("test")
+    assert len(test) == 20 * len(test_tasks)
+    assert test_tasks[:10] == list(FIRST_TASKS)  # old benches' --episodes 10 play the same tasks
+    held_families = {family(i.split("/")[0]) for i in held}
+    assert held_families == set(HELD_OUT_FAMILIES)
+    assert not held_families & {family(t) for t in test_tasks}
+    assert len(offered_tasks("test_tasks")) >= 5
 
 
-@pytest.mark.parametrize("task", TASKS)
+def test_every_offered_task_has_a_solution_and_a_limit_that_fits_it():
+    for task in OFFERED:
+        assert task.name in SOLUTIONS, task.name
+        assert task.steps == len(SOLUTIONS[task.name]["actions"])
+        assert task.max_steps >= task.steps + 2
+
+
+def test_refused_and_unknown_tasks_say_why(miniwob):
+    with pytest.raises(ConfigError, match="not offered: it needs dragging"):
+        miniwob.make("drag-box/0")
+    with pytest.raises(ConfigError, match="computed"):
+        miniwob.make("simple-arithmetic")
+    with pytest.raises(ConfigError, match="unknown MiniWoB task 'no-such-task'"):
+        miniwob.make("no-such-task/0")
+    refused = [t for t in catalogue().values() if not t.offered]
+    assert refused and all(t.reason for t in refused)
+
+
+def test_the_step_limit_comes_from_the_task(miniwob):
+    one, long = (min(OFFERED, key=lambda t: t.steps), max(OFFERED, key=lambda t: t.steps))
+    assert miniwob.make(one.name).max_steps == one.max_steps == 4
+    assert miniwob.make(long.name).max_steps == long.max_steps > 4
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        pytest.param(
+            t, marks=[] if family(t) in {family(f) for f in FIRST_TASKS} else pytest.mark.slow
+        )
+        for t in BY_FAMILY.values()
+    ],
+)
+def test_a_scripted_sequence_solves_each_family(miniwob, task):
+    sol = SOLUTIONS[task]
+    env = miniwob.make(f"{task}/{sol['seed']}")
+    try:
+        obs, info = env.reset()
+        assert obs["actions"]
+        for action in sol["actions"]:
+            assert action in obs["actions"]
+            obs, reward, terminated, truncated, info = env.step(action)
+        assert info["raw_reward"] == 1.0 and info["success"] and terminated
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("task", FIRST_TASKS)
 def test_scripted_expert_actions_get_raw_reward_1(miniwob, task):
     env = miniwob.make(f"{task}/1000")
     try:

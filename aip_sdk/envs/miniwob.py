@@ -4,7 +4,8 @@ Selenium is pointed at Debian's ``/usr/bin/chromium`` and ``/usr/bin/chromedrive
 ``MINIWOB_CHROME_BINARY`` / ``MINIWOB_CHROMEDRIVER`` (set here when unset) so that it never tries to
 download a driver. The page's episode timer (``core.EPISODE_MAX_TIME``) is raised so a slow model
 is not cut off. Actions are phrased over DOM elements: ``click <button> Submit``,
-``type 'kenda' into <input_text id=username>`` (the strings to type are MiniWoB's task fields).
+``type 'kenda' into <input_text id=username>`` (the strings to type are the task's fields and the
+instruction's quoted strings), SVG shapes by colour and place (``click <circle red at 40,62>``).
 Success is ``raw_reward == 1``. One browser per environment, closed by ``close()`` and at
 interpreter exit; a browser that dies raises :class:`~aip_sdk.EnvError`, the episode is
 failed, and the next ``reset`` starts a new browser.
@@ -27,30 +28,63 @@ import attrs
 import gymnasium
 
 from aip_sdk.envs.base import TextEnvBase
+from aip_sdk.envs.miniwob_tasks import HELD_OUT_FAMILIES, REGISTERED, catalogue
 from aip_sdk.envs.suite import Task, check_split
 from aip_sdk.errors import ConfigError, EnvError, MissingDependencyError
 
-__all__ = ["TASKS", "MiniWobEnv", "MiniWobSuite"]
+__all__ = ["MiniWobEnv", "MiniWobSuite", "offered_tasks", "typed_strings"]
 
-TASKS = (
-    "click-test-2",
-    "click-button",
-    "click-link",
-    "click-dialog",
-    "enter-text",
-    "focus-text",
-    "login-user",
-    "click-checkboxes",
-    "click-tab",
-    "click-option",
-)
-_SEEDS = {"train": range(0, 200), "test": range(1000, 1020)}
 EPISODE_MAX_TIME_MS = 3_600_000
 _CLICKABLE = {
     "button", "a", "input_checkbox", "input_radio", "input_text", "input_password", "textarea",
-    "span", "label", "li", "option", "td", "p", "h3", "div",
+    "input_number", "input_date", "input_time", "span", "label", "li", "option", "td", "th",
+    "p", "h2", "h3", "div", "b", "img",
 }  # fmt: skip
-_TYPABLE = {"input_text", "input_password", "textarea"}
+# SVG shapes carry no text: they are named by their colour (the tasks ask for "a red item").
+_SHAPES = {"circle", "rect", "polygon", "path", "text", "tspan"}
+_TYPABLE = {"input_text", "input_password", "textarea", "input_number", "input_date", "input_time"}
+MAX_ACTIONS = 80
+_COLOURS = {
+    "black": (0, 0, 0), "white": (255, 255, 255), "red": (255, 0, 0), "green": (0, 128, 0),
+    "blue": (0, 0, 255), "yellow": (255, 255, 0), "aqua": (0, 255, 255),
+    "magenta": (255, 0, 255), "orange": (255, 165, 0), "purple": (128, 0, 128),
+    "pink": (255, 192, 203), "grey": (128, 128, 128), "brown": (165, 42, 42),
+}  # fmt: skip
+
+
+def _colour(rgba: Any) -> str:
+    """The nearest colour name of a MiniWoB ``bg_color``/``fg_color`` (RGBA in 0..1)."""
+    try:
+        r, g, b, a = (float(x) for x in rgba)
+    except (TypeError, ValueError):
+        return ""
+    if a == 0:
+        return ""
+    rgb = (r * 255, g * 255, b * 255)
+    return min(_COLOURS, key=lambda n: sum((p - q) ** 2 for p, q in zip(rgb, _COLOURS[n])))
+
+
+def _num(x: Any) -> int:
+    """A MiniWoB coordinate (a one-element float array) as an int."""
+    try:
+        return round(float(x[0] if hasattr(x, "__len__") else x))
+    except (TypeError, ValueError, IndexError):
+        return 0
+
+
+def typed_strings(utterance: str, fields: Any) -> list[str]:
+    """The strings an agent may type: the task's field values and the quoted strings of its
+    instruction, in that order, without repeats. Tasks whose answer must be computed (a sum, a
+    word read off the page) cannot be solved with these; :mod:`~aip_sdk.envs.miniwob_tasks`
+    lists them as out of reach."""
+    out: list[str] = []
+    for value in [str(v) for _k, v in fields] + re.findall(r'"([^"]+)"', utterance):
+        value = value.strip()
+        if value and value not in out:
+            out.append(value)
+    return out
+
+
 _LIVE: weakref.WeakSet[MiniWobEnv] = weakref.WeakSet()
 
 
@@ -88,8 +122,13 @@ class MiniWobEnv(TextEnvBase):
     """One MiniWoB++ task and seed as a text environment."""
 
     def __init__(self, task: str, seed: int, *, max_steps: int = 10, task_id: str = "") -> None:
-        if task not in TASKS:
-            raise ConfigError(f"unknown MiniWoB task {task!r}; supported: {', '.join(TASKS)}")
+        """Any task the ``miniwob`` package registers; :class:`MiniWobSuite` offers the ones
+        that clicks and typing can solve (see :mod:`aip_sdk.envs.miniwob_tasks`)."""
+        if task not in REGISTERED:
+            raise ConfigError(
+                f"unknown MiniWoB task {task!r}: the miniwob package has no such task; "
+                f"'aip-sdk tasks --suite miniwob' lists the ones offered"
+            )
         try:
             import miniwob
             from miniwob.action import ActionTypes
@@ -147,7 +186,8 @@ class MiniWobEnv(TextEnvBase):
         return list(self._page.get("dom_elements", ()))
 
     def _label(self, el: dict[str, Any]) -> str:
-        """``<tag id=...> text``; a checkbox or radio button takes the text that follows it."""
+        """``<tag id=...> text``; a checkbox or radio button takes the text that follows it, a
+        shape without text its colour (``<circle red>``)."""
         tag = el["tag"]
         ident = f" id={el['id']}" if el.get("id") else ""
         text = str(el.get("text") or "").strip()
@@ -158,28 +198,48 @@ class MiniWobEnv(TextEnvBase):
                 if nxt["parent"] == el["parent"] and str(nxt.get("text") or "").strip():
                     text = str(nxt["text"]).strip()
                     break
+        if not text and not ident and el.get("classes") and tag not in _SHAPES:
+            ident = f" class={str(el['classes']).split()[0]}"
+        if not text and tag in _SHAPES:  # told apart by colour and place
+            colour = _colour(el.get("bg_color"))
+            ident += (f" {colour}" if colour else "") + f" at {_num(el.get('left'))},"
+            ident += f"{_num(el.get('top'))}"
         return f"<{tag}{ident}> {text}".strip()
 
     def _build_commands(self) -> dict[str, Any]:
         cmds: dict[str, Any] = {}
         u = self._env.unwrapped
-        fields = list(self._page.get("fields", ()))
+        strings = [
+            t
+            for t in typed_strings(self._goal_text(), self._page.get("fields", ()))
+            if t.isascii() and len(t) <= 64
+        ]
+        parents = {e["parent"] for e in self._elements()}
         for el in self._elements():
             tag = el["tag"]
             text = str(el.get("text") or "").strip()
             if tag in ("body",) or el.get("id") in ("wrap", "area", "query"):
                 continue
+            if int(el["ref"]) < 0:  # a bare text node: the browser cannot click or type into it
+                continue
             if tag in _TYPABLE:
-                for i, (_key, value) in enumerate(fields):
-                    cmd = f"type '{value}' into {self._label(el)}"
-                    cmds[cmd] = u.create_action(
-                        self._types.FOCUS_ELEMENT_AND_TYPE_FIELD, ref=el["ref"], field=i
+                for value in strings:
+                    cmds[f"type '{value}' into {self._label(el)}"] = u.create_action(
+                        self._types.FOCUS_ELEMENT_AND_TYPE_TEXT, ref=el["ref"], text=value
                     )
-            if tag in _CLICKABLE and (text or tag.startswith("input") or tag in ("button", "a")):
-                if tag == "div" and not text:
+            clickable = tag in _CLICKABLE and (
+                text
+                or tag.startswith("input")
+                or tag in ("button", "a", "img")
+                # an icon: a leaf without text, named by its class (email-inbox's trash icon)
+                or ((el.get("classes") or el.get("id")) and el["ref"] not in parents)
+            )
+            if clickable or tag in _SHAPES:
+                if tag == "div" and not (text or el.get("classes")):
                     continue
-                cmds[f"click {self._label(el)}"] = u.create_action(
-                    self._types.CLICK_ELEMENT, ref=el["ref"]
+                cmds.setdefault(
+                    f"click {self._label(el)}",
+                    u.create_action(self._types.CLICK_ELEMENT, ref=el["ref"]),
                 )
         return cmds
 
@@ -198,7 +258,7 @@ class MiniWobEnv(TextEnvBase):
         return str(self._page.get("utterance", ""))
 
     def _admissible(self) -> list[str]:
-        return [] if self._done else list(self._commands)[:60]
+        return [] if self._done else list(self._commands)[:MAX_ACTIONS]
 
     def _execute(self, action: str) -> tuple[bool, bool, str]:
         obs, _reward, terminated, _trunc, info = self._browser_call(
@@ -294,13 +354,33 @@ class MiniWobEnv(TextEnvBase):
         _LIVE.discard(self)
 
 
+_SEEDS = {"train": range(0, 200), "test": range(1000, 1020), "test_tasks": range(1000, 1020)}
+
+
+def offered_tasks(split: str) -> list[str]:
+    """The tasks of a split: ``train`` and ``test`` play the offered tasks outside the held-out
+    families (``test`` on other seeds), ``test_tasks`` the held-out families; the first ten
+    tasks come first (see :data:`~aip_sdk.envs.miniwob_tasks.FIRST_TASKS`)."""
+    held = split == "test_tasks"
+    return [
+        t.name
+        for t in catalogue().values()
+        if t.offered and (t.family in HELD_OUT_FAMILIES) == held
+    ]
+
+
 @attrs.define
 class MiniWobSuite:
-    """The MiniWoB++ tasks in :data:`TASKS`; ``train`` seeds and held-out ``test`` seeds."""
+    """The MiniWoB++ tasks that clicks and typing can solve (:mod:`~aip_sdk.envs.miniwob_tasks`).
+
+    Splits: ``train`` (seeds 0-199 of the training families' tasks), ``test`` (seeds 1000-1019
+    of the same tasks) and ``test_tasks`` (seeds 1000-1019 of whole families never trained on).
+    Each task's step limit comes from the length of its solution.
+    """
 
     data: str | os.PathLike[str] | None = None  # the tasks ship inside the miniwob package
     name: str = "miniwob"
-    splits: tuple[str, ...] = ("train", "test")
+    splits: tuple[str, ...] = ("train", "test", "test_tasks")
     default_split: str = "test"
 
     def tasks(self, split: str | None = None) -> list[Task]:
@@ -308,10 +388,15 @@ class MiniWobSuite:
         return [
             Task(suite=self.name, task_id=f"{t}/{s}", split=split, difficulty=t)
             for s in _SEEDS[split]
-            for t in TASKS
+            for t in offered_tasks(split)
         ]
 
     def make(self, task_id: str, split: str | None = None, **options: Any) -> MiniWobEnv:
+        """Any offered task, whatever its split (the split picks the seed of a bare name).
+
+        Raises:
+            ConfigError: a malformed id, or a task the suite does not offer (with the reason).
+        """
         split = check_split(self, split)
         task, _, seed_text = task_id.partition("/")
         try:
@@ -320,4 +405,17 @@ class MiniWobSuite:
             raise ConfigError(
                 f"miniwob task ids look like 'click-button/3', got {task_id!r}"
             ) from exc
+        spec = catalogue().get(task)
+        if spec is None:
+            raise ConfigError(
+                f"unknown MiniWoB task {task!r}; 'aip-sdk tasks --suite miniwob --split SPLIT' "
+                f"lists the tasks offered (splits: {', '.join(self.splits)})"
+            )
+        if not spec.offered:
+            raise ConfigError(
+                f"MiniWoB task {task!r} is not offered: it {spec.reason}. The suite plays tasks "
+                f"that clicks on page elements and typing the instruction's strings can solve; "
+                f"docs/suites.md lists them"
+            )
+        options.setdefault("max_steps", spec.max_steps)
         return MiniWobEnv(task, seed, task_id=f"{task}/{seed}", **options)
