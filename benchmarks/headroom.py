@@ -74,12 +74,13 @@ def _state(suite: Any, split: str, index: int, seed: int) -> tuple[Any, Any, Ste
     """The ``index``-th labelled state: (env there, its observation, context, good actions)."""
     rng = random.Random(derive_seed(seed, index))
     tasks = suite.tasks(split)
-    for _attempt in range(20):
+    for _attempt in range(100):
         task = tasks[rng.randrange(len(tasks))]
         env = suite.make(task.task_id, split)
         obs, info = env.reset(seed=derive_seed(seed, index))
         ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", 30), env=env)
-        optimal = info.get("optimal_steps") or 8
+        # without a known optimum (MiniWoB++), the solution length its step limit comes from
+        optimal = info.get("optimal_steps") or max(1, (getattr(env, "max_steps", 18) - 2) // 2)
         depth = rng.randrange(max(1, int(optimal)))
         good = set(env.good_actions())
         for _ in range(depth):
