@@ -210,6 +210,10 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                 )
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        lo, hi = ax.get_xlim()
+        if hi < 10 * lo:  # under one decade the log axis has no labelled tick: use a few plain ones
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:.0f}"))
         ax.set_xlabel("mean tokens per episode, evaluated + generated (log)")
         ax.set_ylabel("success rate")
         ax.set_title(f"{group[0]} ({group[1]})")
