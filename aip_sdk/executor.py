@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -92,6 +93,17 @@ class RayExecutor:
                 log_to_driver=False,
             )
         n = max(1, min(self.workers or usable_cpus(), len(jobs)))
+        # Each worker holds one CPU: more workers than the cluster's CPUs would leave the extra
+        # ones unscheduled and their first jobs waiting for ever (a process pinned to one core
+        # with --workers 2 hung).
+        cpus = int(ray.cluster_resources().get("CPU", 0)) or 1
+        if n > cpus:
+            warnings.warn(
+                f"{n} Ray workers asked for, but the cluster has {cpus} CPU(s) and each worker "
+                f"takes one: running {cpus}",
+                stacklevel=2,
+            )
+            n = cpus
         actor = ray.remote(num_cpus=1)(_Worker)
         actors = [actor.remote(make_runner, i) for i in range(n)]
         todo = list(jobs)

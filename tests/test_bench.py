@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -201,3 +204,34 @@ def test_a_bench_on_ray_writes_the_episode_files_the_local_executor_writes(tmp_p
     assert len(a) == 2 * 3 * 2 and a == b
     assert local == json.loads((tmp_path / "a" / "results.json").read_text())
     assert remote["runs"] == local["runs"]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_more_ray_workers_than_cpus_runs_on_the_cpus_there_are_instead_of_hanging(tmp_path):
+    # Pinned to one core, `--workers 2` used to leave the second worker unscheduled and its first
+    # job waiting for ever.
+    pytest.importorskip("ray")
+    script = (
+        "import os, sys, warnings\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+        "from aip_sdk.bench.harness import run_bench\n"
+        "from aip_sdk.envs.suite import load_suite\n"
+        "from aip_sdk.executor import RayExecutor\n"
+        "from aip_sdk.testing import ScriptedBackend\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    run_bench(ScriptedBackend, load_suite('blocksworld'), 'basic_3', ['fixed:k=1'],\n"
+        "              episodes=2, seeds=1, max_steps=2, out=sys.argv[1],\n"
+        "              executor=RayExecutor(workers=2), backend_name='scripted',\n"
+        "              suite_spec=('blocksworld', None, {}))\n"
+        "print(len(os.listdir(os.path.join(sys.argv[1], 'episodes'))))\n"
+        "print(any('running 1' in str(x.message) for x in w))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["2", "True"]
