@@ -38,8 +38,7 @@ bench $Q05 q05-grid --suite grid --split test --episodes "$TASKS" "${CHEAP[@]}"
 bench $Q05 q05-blocksworld --suite blocksworld --split basic --episodes "$TASKS" "${CHEAP[@]}"
 # 2. Logistics (never trained on) and the other suites.
 bench $Q05 q05-logistics --suite pddl --domain logistics --episodes "$TASKS" "${CHEAP[@]}"
-bench $Q05 q05-miniwob --suite miniwob --split test --episodes "$TASKS" --max-steps 6 \
-  "${CHEAP_NOCOPY[@]}"
+bench $Q05 q05-miniwob --suite miniwob --split test --episodes "$TASKS" "${CHEAP_NOCOPY[@]}"
 bench $Q05 q05-alfworld --suite alfworld --split valid_seen --episodes $((TASKS * 6 / 10)) \
   "${CHEAP[@]}"
 # 3. The costly strategies and the oracle on a third of the tasks.
