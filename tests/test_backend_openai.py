@@ -58,7 +58,11 @@ def server():
 class TestOpenAIContract(BackendContract):
     @pytest.fixture
     def backend(self, server):
-        b = OpenAIBackend(base_url=server, timeout=300)
+        # llama-cpp-python's server runs one request at a time and reuses the prefix the previous
+        # request left in its cache; requests sent concurrently reach it in any order, so the
+        # same seed could meet another cache state (and other numerics). One at a time, the
+        # order, and so the samples, are fixed.
+        b = OpenAIBackend(base_url=server, timeout=300, concurrency=1)
         yield b
         b.close()
 

@@ -62,6 +62,9 @@ class OpenAIBackend:
         retries: retries of a request answered 429/5xx or dropped, with exponential backoff.
         backoff: the first retry's wait in seconds (doubles each time).
         concurrency: most requests in flight at once (samples of one call run concurrently).
+            The same seed gives the same samples only where the server's results do not depend
+            on the order requests arrive in (llama-cpp-python's server reuses the previous
+            request's cached prefix, so there use ``concurrency=1`` for reproducible runs).
         n_ctx: the context window, when the server does not say.
 
     Raises:
