@@ -36,7 +36,7 @@ from aip_sdk.cost import Cost
 from aip_sdk.lookahead import can_copy
 from aip_sdk.planner import Planner
 from aip_sdk.policy import derive_seed, rank
-from aip_sdk.util import write_json_atomic
+from aip_sdk.util import bootstrap_ci, write_json_atomic
 
 TRAIN_SPLITS = {
     "grid": "train",
@@ -301,13 +301,6 @@ samples share one draw (same seed), so they cost the same.
 """
 
 
-def _ci(values: list[float], n: int = 2000) -> tuple[float, float]:
-    arr = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(0)
-    means = arr[rng.integers(0, arr.size, size=(n, arr.size))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 @main.command()
 @click.option("--work", type=click.Path(file_okay=False, exists=True), default="runs/headroom")
 @click.option("--out", type=click.Path(dir_okay=False), default="docs/headroom.md")
@@ -341,9 +334,9 @@ def report(work: str, out: str, note: str | None) -> None:
         wins = []
         for name in names:
             acc = [float(s["options"][name]["correct"]) for s in states]
-            lo, hi = _ci(acc)
+            lo, hi = bootstrap_ci(acc)
             diff = [a - b for a, b in zip(acc, base)]
-            dlo, dhi = _ci(diff)
+            dlo, dhi = bootstrap_ci(diff)
             tok = float(np.mean([s["options"][name]["tokens"] for s in states]))
             sec = float(np.mean([s["options"][name]["seconds"] for s in states]))
             lines.append(

@@ -27,6 +27,7 @@ import numpy as np
 from aip_sdk.bench.report import aggregate_strategies
 from aip_sdk.controllers.spec import parse_spec
 from aip_sdk.decision import Decision
+from aip_sdk.util import bootstrap_ci
 
 __all__ = [
     "Comparison",
@@ -89,12 +90,7 @@ def paired_difference(
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if diff.size == 0:
         return 0.0, [0.0, 0.0]
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, diff.size, size=(n, diff.size))].mean(axis=1)
-    return float(diff.mean()), [
-        float(np.percentile(means, 2.5)),
-        float(np.percentile(means, 97.5)),
-    ]
+    return float(diff.mean()), bootstrap_ci(diff, n=n, seed=seed)
 
 
 @attrs.frozen(kw_only=True)
