@@ -79,8 +79,8 @@ def _state(suite: Any, split: str, index: int, seed: int) -> tuple[Any, Any, Ste
         env = suite.make(task.task_id, split)
         obs, info = env.reset(seed=derive_seed(seed, index))
         ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", 30), env=env)
-        # without a known optimum (MiniWoB++), the solution length its step limit comes from
-        optimal = info.get("optimal_steps") or max(1, (getattr(env, "max_steps", 18) - 2) // 2)
+        # without a known optimum (MiniWoB++), the length of a known solution
+        optimal = info.get("optimal_steps") or getattr(env, "solution_steps", None) or 8
         depth = rng.randrange(max(1, int(optimal)))
         good = set(env.good_actions())
         for _ in range(depth):

@@ -74,13 +74,14 @@ def _num(x: Any) -> int:
 
 def typed_strings(utterance: str, fields: Any) -> list[str]:
     """The strings an agent may type: the task's field values and the quoted strings of its
-    instruction, in that order, without repeats. Tasks whose answer must be computed (a sum, a
-    word read off the page) cannot be solved with these; :mod:`~aip_sdk.envs.miniwob_tasks`
-    lists them as out of reach."""
+    instruction, in that order, without repeats, ASCII and at most 64 characters (what the
+    browser driver types reliably). Tasks whose answer must be computed (a sum, a word read off
+    the page) cannot be solved with these; :mod:`~aip_sdk.envs.miniwob_tasks` lists them as out
+    of reach."""
     out: list[str] = []
     for value in [str(v) for _k, v in fields] + re.findall(r'"([^"]+)"', utterance):
         value = value.strip()
-        if value and value not in out:
+        if value and value.isascii() and len(value) <= 64 and value not in out:
             out.append(value)
     return out
 
@@ -139,6 +140,9 @@ class MiniWobEnv(TextEnvBase):
         _browser_env()
         gymnasium.register_envs(miniwob)
         self.task = task
+        # the length of the solution the reach search found: an upper bound on the shortest
+        # (None for a task not offered); MiniWoB++ reports no optimum of its own
+        self.solution_steps: int | None = catalogue()[task].steps
         self.seed = seed
         self.task_id = task_id or f"{task}/{seed}"
         self._types = ActionTypes
@@ -209,11 +213,7 @@ class MiniWobEnv(TextEnvBase):
     def _build_commands(self) -> dict[str, Any]:
         cmds: dict[str, Any] = {}
         u = self._env.unwrapped
-        strings = [
-            t
-            for t in typed_strings(self._goal_text(), self._page.get("fields", ()))
-            if t.isascii() and len(t) <= 64
-        ]
+        strings = typed_strings(self._goal_text(), self._page.get("fields", ()))
         parents = {e["parent"] for e in self._elements()}
         for el in self._elements():
             tag = el["tag"]

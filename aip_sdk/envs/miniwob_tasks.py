@@ -212,5 +212,5 @@ def catalogue() -> dict[str, MiniWobTask]:
     for name in names:
         steps = SOLUTION_STEPS.get(name)
         reason = "" if steps else OUT_OF_SCOPE.get(name, _NOT_FOUND)
-        out[name] = MiniWobTask(name, family(name), steps if not reason else None, reason)
+        out[name] = MiniWobTask(name, family(name), steps, reason)
     return out
