@@ -1,6 +1,11 @@
 """Parity of the ONNX backend with the llama.cpp backend on the same GGUF model, as decided.
 
 Run: python benchmarks/parity.py [--model NAME_OR_GGUF] [--onnx DIR] [--json OUT]
+     [--outcome-benches LLAMACPP_BENCH ONNX_BENCH]
+
+``--outcome-benches`` reads criterion 3 from two ``aip-sdk bench`` folders (resumable, pinned
+runs of ``fixed:k=1`` on the grid ``test`` split, one per backend) instead of playing the episodes
+here.
 
 The criteria (the ONNX Runtime issue's decision):
 
@@ -116,6 +121,18 @@ def outcome(backend: Any, tasks: int, seeds: int) -> list[float]:
     return wins
 
 
+def bench_wins(folder: str, strategy: str = "fixed:k=1") -> list[float]:
+    """Successes of ``strategy`` on grid in a bench folder's results.json, by seed then task."""
+    runs = json.loads((Path(folder) / "results.json").read_text())["runs"]
+    chosen = sorted(
+        (r for r in runs if r["strategy"] == strategy and r["suite"] == "grid"),
+        key=lambda r: r["seed"],
+    )
+    if not chosen:
+        raise SystemExit(f"{folder!r} holds no {strategy!r} grid run; bench it first")
+    return [1.0 if e["success"] else 0.0 for r in chosen for e in r["episodes"]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default=None, help="catalogue name or GGUF (default: embedded)")
@@ -124,13 +141,17 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--outcome-benches", nargs=2, default=None, metavar=("LLAMACPP", "ONNX"))
     args = ap.parse_args()
     a = LlamaCppBackend(args.model)
     b = OnnxBackend(args.onnx or args.model)
     greedy = greedy_parity(a, b)
     sure = [r for r in greedy if r["margin"] > SURE]
     decisions = decision_parity(a, b, args.per_suite)
-    wa, wb = outcome(a, args.tasks, args.seeds), outcome(b, args.tasks, args.seeds)
+    if args.outcome_benches:
+        wa, wb = (bench_wins(f) for f in args.outcome_benches)
+    else:
+        wa, wb = outcome(a, args.tasks, args.seeds), outcome(b, args.tasks, args.seeds)
     ca, cb = bootstrap_ci(wa), bootstrap_ci(wb)
     g = sum(r["agree"] for r in sure) / max(1, len(sure))
     d = sum(r["agree"] for r in decisions) / max(1, len(decisions))

@@ -24,7 +24,7 @@ class TestOnnxContract(BackendContract):
 
 def test_conversion_writes_a_complete_folder(onnx_folder):
     meta = json.loads((onnx_folder / CONFIG_FILE).read_text())
-    assert meta["format"] == "aip-onnx-decoder/2"
+    assert meta["format"] == "aip-onnx-decoder/3"
     assert meta["config"]["n_layers"] == 30 and meta["config"]["n_kv_heads"] == 3
     assert meta["tokenizer"]["end_ids"] == [0, 2]  # <|endoftext|>, <|im_end|>
     # 4-bit blocks kept from the GGUF: the model is about the size of the GGUF file, not 4x.
@@ -44,6 +44,38 @@ def test_q4_1_and_q8_0_blocks_are_bit_exact():
         t = model.tensors[name]
         ref = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type)
         np.testing.assert_allclose(as_blocks(t).dequantize(), ref, rtol=0, atol=1e-6)
+
+
+# GGUF type -> (bytes per block of values, byte offsets of its float16 fields)
+_K_LAYOUTS = {"Q4_K": (144, (0, 2)), "Q5_0": (22, (0,)), "Q6_K": (210, (208,))}
+
+
+@pytest.mark.parametrize("qtype", sorted(_K_LAYOUTS))
+def test_reference_model_block_types_are_kept_exactly(qtype):
+    """The reference models' Q4_K, Q5_0 and Q6_K weights become MatMulNBits blocks that
+    dequantize to exactly what the gguf package (llama.cpp's layout) gives, on random blocks."""
+    from types import SimpleNamespace
+
+    import gguf
+
+    from aip_sdk_onnx._gguf import as_blocks
+
+    gtype = gguf.GGMLQuantizationType[qtype]
+    size, halves = _K_LAYOUTS[qtype]
+    per_row = 2 if qtype.endswith("_K") else 16  # two super-blocks of 256, or 16 blocks of 32
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 256, size=(6, per_row, size), dtype=np.uint8)
+    for at in halves:  # sane scales: random bytes would hold NaN and infinities
+        raw[..., at : at + 2] = (
+            rng.uniform(0.01, 0.1, (6, per_row)).astype(np.float16)[..., None].view(np.uint8)
+        )
+    raw = raw.reshape(6, -1)
+    tensor = SimpleNamespace(tensor_type=int(gtype), data=raw, name="w", shape=(raw.shape[1], 6))
+    blocks = as_blocks(tensor)
+    ref = gguf.quants.dequantize(raw, gtype)
+    assert blocks.requant_error is None and blocks.bits == (4 if qtype == "Q4_K" else 8)
+    assert blocks.block == (16 if qtype == "Q6_K" else 32)
+    np.testing.assert_allclose(blocks.dequantize(), ref, rtol=1e-6, atol=1e-7)
 
 
 def test_tokenizer_matches_llama_cpp_on_planner_prompts(onnx_backend, real_backend, blocksworld):

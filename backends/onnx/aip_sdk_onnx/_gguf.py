@@ -1,10 +1,12 @@
 """Read a llama- or qwen2-architecture GGUF file: hyper-parameters, tokenizer, block weights.
 
-Only what the ONNX graph needs is read. Weights stay in their GGUF block format where ONNX
-Runtime's ``MatMulNBits`` can run that format exactly (Q4_0, Q4_1, Q8_0); any other tensor type
-(the K-quants Q4_K and Q6_K, Q5_0 of the reference models) is dequantized with the ``gguf``
-package and re-quantized to 8-bit blocks of 32 (see :func:`as_blocks`): 8 bits hold a 4-, 5- or
-6-bit block's values to within a quarter of its smallest step (measured by :func:`requant_error`).
+Only what the ONNX graph needs is read. Weights stay in their GGUF block format wherever ONNX
+Runtime's ``MatMulNBits`` can hold it exactly: Q4_0, Q4_1 and Q4_K as 4-bit blocks of 32 (the
+minimums of Q4_1 and Q4_K as per-block offsets), Q8_0 and Q5_0 as 8-bit blocks of 32, Q6_K as
+8-bit blocks of 16 (one per sub-block scale). Any other tensor type is dequantized with the
+``gguf`` package and re-quantized to 8-bit blocks of 32 (see :func:`as_blocks`): 8 bits hold a
+4-, 5- or 6-bit block's values to within a quarter of its smallest step (the error is measured
+and written into the model's metadata).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class TokenizerData:
 
 @attrs.frozen(kw_only=True)
 class Blocks:
-    """A weight matrix ``[N, K]`` in blocks of 32: ``w = (q - zero) * scale + zero * scale + min``
+    """A weight matrix ``[N, K]`` in blocks: ``w = (q - zero) * scale + zero * scale + min``
     for an asymmetric format (Q4_1, q in 0..15), ``w = (q - zero) * scale`` for a symmetric one.
 
     ``q - zero`` is what ONNX Runtime's ``MatMulNBits`` runs on its fast symmetric path (zero 8
@@ -72,15 +74,18 @@ class Blocks:
 
     Attributes:
         bits: 4 or 8.
-        packed: ``[N, K/32, 32*bits/8]`` uint8; for 4 bits element ``2i`` is the low nibble.
-        scales: ``[N, K/32]`` float32.
-        mins: ``[N, K/32]`` float32 block minimums, or ``None`` for a symmetric format.
+        packed: ``[N, K/block, block*bits/8]`` uint8; for 4 bits element ``2i`` is the low
+            nibble.
+        scales: ``[N, K/block]`` float32.
+        mins: ``[N, K/block]`` float32 block minimums, or ``None`` for a symmetric format.
+        block: values per block (32; 16 for Q6_K, whose scales cover 16 values each).
     """
 
     bits: int
     packed: U8
     scales: F32
     mins: F32 | None
+    block: int = BLOCK
     requant_error: float | None = None  # max |w - w'| / max |w| where re-quantized, else None
 
     @property
@@ -90,13 +95,13 @@ class Blocks:
     @property
     def shape(self) -> tuple[int, int]:
         n, blocks, _ = self.packed.shape
-        return int(n), int(blocks) * BLOCK
+        return int(n), int(blocks) * self.block
 
     def dequantize(self) -> F32:
         """The float matrix ``[N, K]`` (for checks)."""
         n, k = self.shape
         if self.bits == 4:
-            q = np.empty((n, k // BLOCK, BLOCK), dtype=np.float32)
+            q = np.empty((n, k // self.block, self.block), dtype=np.float32)
             q[..., 0::2] = self.packed & 0x0F
             q[..., 1::2] = self.packed >> 4
             q -= 8.0
@@ -265,9 +270,10 @@ def _asymmetric4(q: U8, d: F32, m: F32) -> Blocks:
 def as_blocks(tensor: Any, *, bits: int | None = None) -> Blocks:
     """A GGUF weight as ``MatMulNBits`` blocks, exactly where the format allows.
 
-    Q4_0, Q4_1 and Q8_0 map bit for bit (Q4_1's minimum becomes a per-block offset). Any other
-    type, or a requested ``bits`` that differs from the stored format, is dequantized and
-    re-quantized (4 bits: Q4_1 scheme; 8 bits: Q8_0 scheme).
+    Q4_0, Q4_1, Q4_K, Q5_0, Q6_K and Q8_0 map exactly (the minimums of Q4_1 and Q4_K become
+    per-block offsets; Q5_0's and Q6_K's values fit 8 bits). Any other type, or a requested
+    ``bits`` that the stored format does not fit, is dequantized and re-quantized (4 bits: Q4_1
+    scheme; 8 bits: Q8_0 scheme).
 
     Args:
         tensor: a ``gguf.ReaderTensor`` of a 2-D weight.
@@ -278,24 +284,9 @@ def as_blocks(tensor: Any, *, bits: int | None = None) -> Blocks:
 
     qtype = gguf.GGMLQuantizationType(int(tensor.tensor_type))
     raw = np.asarray(tensor.data)
-    if qtype == gguf.GGMLQuantizationType.Q4_1 and bits in (None, 4):
-        rows = raw.reshape(raw.shape[0], -1, 20)
-        d = rows[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
-        m = rows[..., 2:4].copy().view(np.float16)[..., 0].astype(np.float32)
-        qs = rows[..., 4:20]
-        q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
-        return _asymmetric4(q, d, m)
-    if qtype == gguf.GGMLQuantizationType.Q4_0 and bits in (None, 4):
-        rows = raw.reshape(raw.shape[0], -1, 18)
-        d = rows[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
-        qs = rows[..., 2:18]
-        q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
-        return Blocks(bits=4, packed=_pack4(q), scales=d, mins=None)
-    if qtype == gguf.GGMLQuantizationType.Q8_0 and bits in (None, 8):
-        rows = raw.reshape(raw.shape[0], -1, 34)
-        d = rows[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
-        q = rows[..., 2:34].copy().view(np.int8).astype(np.int16) + 128
-        return Blocks(bits=8, packed=q.astype(np.uint8), scales=d, mins=None)
+    exact = _EXACT.get(qtype.name)
+    if exact is not None and bits in (None, exact[0]):
+        return exact[1](raw)
     try:
         w = gguf.quants.dequantize(raw, qtype)
     except (NotImplementedError, ValueError) as exc:
@@ -308,3 +299,89 @@ def as_blocks(tensor: Any, *, bits: int | None = None) -> Blocks:
     blocks = _requantize4(w) if bits == 4 else _requantize8(w)
     err = float(np.max(np.abs(blocks.dequantize() - w)) / max(float(np.max(np.abs(w))), 1e-30))
     return attrs.evolve(blocks, requant_error=err)
+
+
+def _f16(rows: U8, at: int) -> F32:
+    """The float16 field at byte ``at`` of every block in ``rows``, as float32."""
+    out: F32 = rows[..., at : at + 2].copy().view(np.float16)[..., 0].astype(np.float32)
+    return out
+
+
+def _q4_0(raw: U8) -> Blocks:
+    rows = raw.reshape(raw.shape[0], -1, 18)
+    qs = rows[..., 2:18]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
+    return Blocks(bits=4, packed=_pack4(q), scales=_f16(rows, 0), mins=None)
+
+
+def _q4_1(raw: U8) -> Blocks:
+    rows = raw.reshape(raw.shape[0], -1, 20)
+    qs = rows[..., 4:20]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
+    return _asymmetric4(q, _f16(rows, 0), _f16(rows, 2))
+
+
+def _q8_0(raw: U8) -> Blocks:
+    rows = raw.reshape(raw.shape[0], -1, 34)
+    q = rows[..., 2:34].copy().view(np.int8).astype(np.int16) + 128
+    return Blocks(bits=8, packed=q.astype(np.uint8), scales=_f16(rows, 0), mins=None)
+
+
+def _q5_0(raw: U8) -> Blocks:
+    """Q5_0: 5-bit values ``q - 16`` times one scale per 32 (their fifth bits in ``qh``)."""
+    rows = raw.reshape(raw.shape[0], -1, 22)
+    qh = rows[..., 2:6].copy().view("<u4")[..., 0]
+    high = (qh[..., None] >> np.arange(32, dtype=np.uint32)) & 1
+    qs = rows[..., 6:22]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.int16) | (high << 4)
+    return Blocks(bits=8, packed=(q + 112).astype(np.uint8), scales=_f16(rows, 0), mins=None)
+
+
+def _q4_k(raw: U8) -> Blocks:
+    """Q4_K: super-blocks of 256 holding eight blocks of 32, each ``d * sc * q - dmin * m``
+    with 6-bit ``sc`` and ``m`` (llama.cpp's ``get_scale_min_k4``)."""
+    rows = raw.reshape(raw.shape[0], -1, 144)
+    n, supers = rows.shape[:2]
+    s = rows[..., 4:16]
+    sc = np.concatenate([s[..., 0:4] & 63, (s[..., 8:12] & 0x0F) | ((s[..., 0:4] >> 6) << 4)], -1)
+    m = np.concatenate([s[..., 4:8] & 63, (s[..., 8:12] >> 4) | ((s[..., 4:8] >> 6) << 4)], -1)
+    qs = rows[..., 16:144].reshape(n, supers, 4, 1, 32)
+    # each run of 32 bytes holds block 2c in its low nibbles and block 2c + 1 in its high ones
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=3).reshape(n, supers * 8, 32).astype(np.uint8)
+    scales = (_f16(rows, 0)[..., None] * sc).reshape(n, supers * 8)
+    mins = -(_f16(rows, 2)[..., None] * m).reshape(n, supers * 8)
+    return _asymmetric4(q, scales, mins)
+
+
+def _q6_k(raw: U8) -> Blocks:
+    """Q6_K: super-blocks of 256, 6-bit values ``q - 32`` with a signed 8-bit scale per 16
+    (llama.cpp's ``dequantize_row_q6_K``): 8-bit blocks of 16."""
+    rows = raw.reshape(raw.shape[0], -1, 210)
+    n, supers = rows.shape[:2]
+    ql = rows[..., 0:128].reshape(n, supers, 2, 1, 64)
+    qh = rows[..., 128:192].reshape(n, supers, 2, 1, 32)
+    lo, hi = ql[..., :32], ql[..., 32:]
+    q = np.concatenate(
+        [
+            (lo & 0x0F) | ((qh & 3) << 4),
+            (hi & 0x0F) | (((qh >> 2) & 3) << 4),
+            (lo >> 4) | (((qh >> 4) & 3) << 4),
+            (hi >> 4) | (((qh >> 6) & 3) << 4),
+        ],
+        axis=3,
+    ).reshape(n, supers * 16, 16)
+    sc = rows[..., 192:208].copy().view(np.int8).astype(np.float32)
+    scales = (_f16(rows, 208)[..., None] * sc).reshape(n, supers * 16).astype(np.float32)
+    packed = (q.astype(np.int16) + 96).astype(np.uint8)  # q - 32 + 128
+    return Blocks(bits=8, packed=packed, scales=scales, mins=None, block=16)
+
+
+# GGUF type name -> (bits it maps to exactly, decoder)
+_EXACT: dict[str, tuple[int, Any]] = {
+    "Q4_0": (4, _q4_0),
+    "Q4_1": (4, _q4_1),
+    "Q4_K": (4, _q4_k),
+    "Q5_0": (8, _q5_0),
+    "Q6_K": (8, _q6_k),
+    "Q8_0": (8, _q8_0),
+}

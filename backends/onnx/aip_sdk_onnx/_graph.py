@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from aip_sdk.errors import ConversionError
-from aip_sdk_onnx._gguf import BLOCK, Blocks, GgufModel, as_blocks
+from aip_sdk_onnx._gguf import Blocks, GgufModel, as_blocks
 
 __all__ = ["GRAPH_FORMAT", "NUMERICS", "build_graph"]
 
-GRAPH_FORMAT = "aip-onnx-decoder/2"
+GRAPH_FORMAT = "aip-onnx-decoder/3"
 OPSET = 21
 NUMERICS = ("exact", "fast")
 
@@ -97,6 +97,12 @@ class _Builder:
     ) -> str:
         n, k = w.shape
         names = self.weights(w, hint)
+        if accuracy_level is None:
+            # ONNX Runtime has no prepacked float kernel for 8-bit blocks: at level 0 it would
+            # dequantize the whole matrix on every call (15 ms for a 896 x 4864 weight, against
+            # 0.1 ms at level 4), so 8-bit weights always multiply with 8-bit activations, as
+            # llama.cpp's own kernels do for Q8_0, Q5_0 and Q6_K.
+            accuracy_level = 4 if w.bits == 8 else self.accuracy_level
         y = self.op(
             "MatMulNBits",
             x,
@@ -105,13 +111,13 @@ class _Builder:
             K=k,
             N=n,
             bits=w.bits,
-            block_size=BLOCK,
-            accuracy_level=self.accuracy_level if accuracy_level is None else accuracy_level,
+            block_size=w.block,
+            accuracy_level=accuracy_level,
         )
         if len(names) == 2:
             return y
         # w = (q - zero) * scale + (zero * scale + min): add (block sums of x) @ the rest.
-        blocks = self.op("Reshape", x, self.const([0, 0, k // BLOCK, BLOCK], dtype=np.int64))
+        blocks = self.op("Reshape", x, self.const([0, 0, k // w.block, w.block], dtype=np.int64))
         sums = self.op("ReduceSum", blocks, self.const([-1], dtype=np.int64), keepdims=0)
         return self.op("Add", y, self.op("MatMul", sums, names[2]))
 
@@ -143,9 +149,10 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
         model: a GGUF model read by :func:`aip_sdk_onnx._gguf.read_gguf`.
         bits: force 4- or 8-bit projection weights; ``None`` keeps the GGUF blocks where they
             map exactly (see :func:`aip_sdk_onnx._gguf.as_blocks`).
-        numerics: ``"exact"`` computes every product in float32 over the exact GGUF weights;
-            ``"fast"`` lets ``MatMulNBits`` round activations to 8-bit blocks and use int8 dot
-            products (faster on CPU, slightly less accurate, like llama.cpp's own kernels).
+        numerics: ``"exact"`` multiplies 4-bit weights in float32 over the exact GGUF weights
+            and 8-bit ones (Q8_0, Q5_0, Q6_K) with activations rounded to 8-bit blocks, as
+            llama.cpp does (ONNX Runtime has no fast float kernel for them); ``"fast"`` rounds
+            the activations of every product (faster on CPU, slightly less accurate).
     """
     from onnx import TensorProto, helper
 
@@ -154,7 +161,7 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     if numerics not in NUMERICS:
         raise ConversionError(f"numerics={numerics!r} is not one of {', '.join(NUMERICS)}")
     # accuracy_level 4 quantizes activations to 8-bit blocks inside MatMulNBits (int8 dot
-    # products, the fast path); 0 dequantizes the weights and computes in float32.
+    # products, the fast path); 0 computes in float32 (4-bit weights only, see matmul_nbits).
     b = _Builder(accuracy_level=4 if numerics == "fast" else 0)
     nh, nkv, hd = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
     rep = nh // nkv
@@ -282,10 +289,7 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
         b.const([np.iinfo(np.int64).max], dtype=np.int64),
         b.const([1], dtype=np.int64),
     )
-    # The output projection always takes the int8 path: ONNX Runtime has no prepacked float
-    # kernel for 8-bit blocks and would dequantize the whole vocabulary matrix on every call
-    # (llama.cpp, too, multiplies Q8_0 weights with 8-bit activations).
-    logits = b.matmul_nbits(tail, out_w, "output", accuracy_level=4)
+    logits = b.matmul_nbits(tail, out_w, "output")  # 8-bit blocks: the int8 path
     b.op_to("logits", "Identity", logits)
 
     graph = helper.make_graph(b.nodes, "decoder", inputs, outputs, b.inits)

@@ -78,11 +78,12 @@ def convert_gguf(
     Args:
         gguf_path: the ``.gguf`` file.
         out: the folder to create.
-        weights: ``"gguf"`` keeps the file's 4-/8-bit blocks where ONNX Runtime runs them exactly
-            (Q4_0, Q4_1, Q8_0; other types become 8-bit); ``"int4"`` or ``"int8"`` forces
-            4-bit or 8-bit blocks for every projection.
-        numerics: ``"exact"`` (float32 products over the exact weights, the default) or
-            ``"fast"`` (int8 activation blocks inside the quantized products; faster on CPU).
+        weights: ``"gguf"`` keeps the file's blocks where ONNX Runtime holds them exactly
+            (Q4_0, Q4_1, Q4_K as 4-bit; Q5_0, Q6_K, Q8_0 as 8-bit; other types become
+            8-bit); ``"int4"`` or ``"int8"`` forces 4-bit or 8-bit blocks for every projection.
+        numerics: ``"exact"`` (the default: float32 products for 4-bit weights, int8
+            activations for 8-bit ones, as llama.cpp) or ``"fast"`` (int8 activation blocks
+            inside every quantized product; faster on CPU).
         force: replace ``out`` if it exists.
         progress: called with a short message after each stage.
 
