@@ -38,7 +38,7 @@ from aip_sdk.sampling import (
     log_softmax,
 )
 
-__all__ = ["Engine", "Fork", "Runtime"]
+__all__ = ["Engine", "Fork", "Runtime", "check_limits"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -120,6 +120,18 @@ class Runtime(Protocol):
     def close(self) -> None:
         """Free the native resources."""
         ...
+
+
+def check_limits(*, n_ctx: int, max_parallel: int) -> None:
+    """Check a runtime's size arguments before it allocates anything.
+
+    Raises:
+        ConfigError: ``n_ctx`` below 16 or ``max_parallel`` outside 1..64.
+    """
+    if n_ctx < 16:
+        raise ConfigError(f"n_ctx={n_ctx!r} is too small; use at least 16 (typically 2048)")
+    if not 1 <= max_parallel <= 64:
+        raise ConfigError(f"max_parallel={max_parallel!r} must be between 1 and 64")
 
 
 class Engine:

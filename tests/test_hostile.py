@@ -22,6 +22,7 @@ from aip_sdk import AipError, ControllerError, ModelLoadError
 from aip_sdk.features import FEATURE_NAMES
 from aip_sdk.models import default_model_path
 from aip_sdk.testing import build_controller_file
+from aip_sdk_onnx._graph import GRAPH_FORMAT
 
 HERE = Path(__file__).parent
 FAKE_CLI = [sys.executable, str(HERE / "_cli_fake.py")]
@@ -51,7 +52,7 @@ def bad_files(tmp_path_factory):
     (d / "cut.gguf").write_bytes(default_model_path().read_bytes()[:2048])
     folder = d / "onnx-no-config"
     folder.mkdir()
-    (folder / "aip_model.json").write_text(json.dumps({"format": "aip-onnx-decoder/2"}))
+    (folder / "aip_model.json").write_text(json.dumps({"format": GRAPH_FORMAT}))
     (folder / "model.onnx").write_bytes(b"x")
     (folder / "tokenizer.json").write_text("{}")
     w = np.zeros((len(FEATURE_NAMES), 3), np.float32)

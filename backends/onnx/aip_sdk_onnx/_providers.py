@@ -11,9 +11,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from aip_sdk.errors import ConfigError
+from aip_sdk.errors import ConfigError, ModelLoadError
+from aip_sdk.util import usable_cpus
 
-__all__ = ["CPU", "CUDA", "choose_providers", "device_of"]
+__all__ = ["CPU", "CUDA", "choose_providers", "device_of", "open_session"]
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -70,3 +71,37 @@ def choose_providers(requested: Sequence[Provider] | None) -> list[Provider]:
 def device_of(session_providers: Sequence[str]) -> str:
     """``"cuda"`` when the session's first provider is a CUDA one, else ``"cpu"``."""
     return _DEVICES.get(session_providers[0], "cpu") if session_providers else "cpu"
+
+
+def open_session(path: str, providers: Sequence[Provider] | None, n_threads: int | None) -> Any:
+    """An ``InferenceSession`` on the best of ``providers`` that starts, CPU as the fallback.
+
+    Raises:
+        ModelLoadError: ONNX Runtime cannot load the file.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = n_threads or usable_cpus()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False  # the KV cache changes shape every step
+    chosen = choose_providers(providers)
+    try:
+        try:
+            return ort.InferenceSession(path, options, providers=chosen)
+        except Exception as exc:
+            if chosen == [CPU]:
+                raise
+            # A GPU provider that is installed but cannot start (no device, no driver).
+            warnings.warn(
+                f"ONNX Runtime could not start {chosen[0]!r} ({exc}); running on CPU",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return ort.InferenceSession(path, options, providers=[CPU])
+    except Exception as exc:
+        raise ModelLoadError(
+            f"ONNX Runtime could not load {path!r}: {exc}; the file is damaged or not an "
+            f"aip-sdk decoder, convert the model again"
+        ) from exc

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aip_sdk.errors import ConfigError, ConversionError, MissingDependencyError
+from aip_sdk.errors import ConfigError, ConversionError, MissingDependencyError, ModelLoadError
+from aip_sdk.models import GGUF_MAGIC, resolve_model_path
 from aip_sdk_onnx._graph import GRAPH_FORMAT, NUMERICS
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "cache_dir",
     "cached_conversion",
     "convert_gguf",
+    "read_meta",
+    "resolve_onnx_model",
 ]
 
 MODEL_FILE = "model.onnx"
@@ -199,3 +202,76 @@ def cached_conversion(gguf_path: Path, *, numerics: str = "exact") -> Path:
     if (dest / CONFIG_FILE).is_file():
         return dest
     return convert_gguf(src, dest, numerics=numerics, force=True)
+
+
+def resolve_onnx_model(model: str | os.PathLike[str] | None) -> Path:
+    """The model folder to load: a converted folder, its ``model.onnx``, or a GGUF file.
+
+    A GGUF file (the default model when ``model`` is ``None``) is converted once into the cache
+    (:func:`aip_sdk_onnx.convert.cached_conversion`).
+
+    Raises:
+        ModelLoadError: the path does not exist or is neither a model folder nor a GGUF file.
+    """
+    path = resolve_model_path(model)
+    if path.is_dir():
+        return path
+    if path.is_file() and path.name.endswith(".onnx"):
+        return path.parent
+    if path.is_file():
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic == GGUF_MAGIC:
+            return cached_conversion(path)
+        raise ModelLoadError(
+            f"{str(path)!r} is neither a GGUF file nor an ONNX model folder; pass a folder made "
+            f"by 'aip-sdk convert MODEL.gguf --to onnx --out DIR' or a .gguf file"
+        )
+    raise ModelLoadError(
+        f"model {str(path)!r} does not exist; pass a folder made by 'aip-sdk convert' or a .gguf "
+        f"file (--model / AIP_SDK_MODEL)"
+    )
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """The ``aip_model.json`` of a converted folder, checked before ONNX Runtime loads anything.
+
+    Raises:
+        ModelLoadError: the folder lacks a file, holds another format, or the metadata is
+            damaged.
+    """
+    cfg_path = folder / CONFIG_FILE
+    if not cfg_path.is_file():
+        raise ModelLoadError(
+            f"{str(folder)!r} has no {CONFIG_FILE}; it is not a model folder written by "
+            f"'aip-sdk convert MODEL.gguf --to onnx --out DIR' (convert the model first)"
+        )
+    try:
+        meta: dict[str, Any] = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{str(cfg_path)!r} is not valid JSON ({exc}); convert the model again"
+        ) from exc
+    if meta.get("format") != GRAPH_FORMAT:
+        raise ModelLoadError(
+            f"{str(folder)!r} holds format {meta.get('format')!r}; this backend runs "
+            f"{GRAPH_FORMAT!r}; convert the model again with this aip-sdk version"
+        )
+    for name in (MODEL_FILE, TOKENIZER_FILE):
+        if not (folder / name).is_file():
+            raise ModelLoadError(
+                f"{str(folder)!r} lacks {name}; the folder is incomplete, convert again"
+            )
+    needed = {
+        "config": ("n_layers", "n_kv_heads", "head_dim"),
+        "tokenizer": ("bos_id", "add_bos"),
+    }
+    for section, keys in needed.items():
+        part = meta.get(section)
+        missing = [k for k in keys if not isinstance(part, dict) or k not in part]
+        if missing:
+            raise ModelLoadError(
+                f"{str(cfg_path)!r} lacks {section} {', '.join(missing)}; the file is "
+                f"damaged or from another tool: convert the model again"
+            )
+    return meta
