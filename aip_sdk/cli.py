@@ -40,21 +40,13 @@ def _picked(name: str) -> None:
     click.echo(f"backend: {name} (the best installed; --backend to choose)", err=True)
 
 
-def _exit_on_term(signum: int, _frame: Any) -> None:
-    # SIGTERM (timeout, kill, Slurm, Kubernetes, docker stop) unwinds like Ctrl-C would:
-    # finally blocks close environments and browsers, benches rebuild their results.
-    raise SystemExit(128 + signum)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aip-sdk")
 def main() -> None:
     """aip-sdk: plan with a local language model, spending compute only where a step needs it."""
-    import signal
-    import threading
+    from aip_sdk.util import unwind_on_sigterm
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_term)
+    unwind_on_sigterm()
 
 
 @main.command()

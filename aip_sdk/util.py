@@ -1,4 +1,5 @@
-"""Small helpers shared by several layers: atomic JSON files, bootstrap intervals, usable CPUs."""
+"""Small helpers shared by several layers: atomic JSON files, bootstrap intervals, usable CPUs,
+SIGTERM handling for long-running commands."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "usable_cpus", "write_json_atomic"]
+__all__ = ["bootstrap_ci", "unwind_on_sigterm", "usable_cpus", "write_json_atomic"]
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -50,3 +51,23 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+def _exit_on_term(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM unwind the main thread like Ctrl-C, exiting with status 143.
+
+    Call it first in every long-running command (the CLI and the scripts in ``benchmarks/``):
+    SIGTERM (``timeout``, ``kill``, Slurm, Kubernetes, ``docker stop``) otherwise ends Python
+    at once, so ``finally`` blocks never close environments and their browsers, and benches do
+    not rebuild their results. Does nothing outside the main thread (signals can only be set
+    there).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_term)

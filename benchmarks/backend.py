@@ -16,6 +16,7 @@ from collections.abc import Callable
 import llama_cpp
 
 from aip_sdk.models import resolve_model_path
+from aip_sdk.util import unwind_on_sigterm
 from aip_sdk_llamacpp import LlamaCppBackend
 
 TOPIC = (
@@ -34,6 +35,7 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 def main() -> None:
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--model", default=None)

@@ -20,6 +20,7 @@ from aip_sdk.controllers.learned import LearnedController, default_controller_pa
 from aip_sdk.decision import DEFAULT_DECISION_TABLE
 from aip_sdk.features import FEATURE_NAMES, Features
 from aip_sdk.testing import build_controller_file
+from aip_sdk.util import unwind_on_sigterm
 
 
 def _mlp(path: Path) -> Path:
@@ -31,6 +32,7 @@ def _mlp(path: Path) -> Path:
 
 
 def main() -> None:
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--path", default=None)
     ap.add_argument("--n", type=int, default=10_000)

@@ -12,6 +12,7 @@ import statistics
 import time
 
 from aip_sdk.envs.suite import load_suite
+from aip_sdk.util import unwind_on_sigterm
 
 PLAN = {
     "blocksworld": ("basic", ["2", "3", "4", "5", "6"]),
@@ -40,6 +41,7 @@ PLAN = {
 
 
 def main() -> None:
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10)

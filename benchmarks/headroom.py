@@ -36,7 +36,7 @@ from aip_sdk.cost import Cost
 from aip_sdk.lookahead import can_copy
 from aip_sdk.planner import Planner
 from aip_sdk.policy import derive_seed, rank
-from aip_sdk.util import bootstrap_ci, write_json_atomic
+from aip_sdk.util import bootstrap_ci, unwind_on_sigterm, write_json_atomic
 
 TRAIN_SPLITS = {
     "grid": "train",
@@ -225,6 +225,7 @@ def measure_state(backend: Any, suite: Any, split: str, index: int, seed: int) -
 @click.group()
 def main() -> None:
     """Measure where extra inference compute turns into better steps."""
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
 
 
 @main.command()

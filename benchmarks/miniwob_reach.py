@@ -26,6 +26,7 @@ from typing import Any
 
 from aip_sdk.envs.miniwob import MiniWobEnv
 from aip_sdk.envs.miniwob_tasks import OUT_OF_SCOPE, REGISTERED
+from aip_sdk.util import unwind_on_sigterm
 
 _SUBMIT = re.compile(r"> (submit|login|log in|search|ok|yes|no|next|send|buy|book)", re.I)
 
@@ -143,6 +144,7 @@ def docs_table() -> None:
 
 
 def main() -> None:
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("tasks", nargs="*")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])

@@ -38,7 +38,7 @@ from aip_sdk.envs.suite import load_suite
 from aip_sdk.observation import Observation
 from aip_sdk.planner import Planner
 from aip_sdk.policy import Policy
-from aip_sdk.util import bootstrap_ci
+from aip_sdk.util import bootstrap_ci, unwind_on_sigterm
 from aip_sdk_llamacpp import LlamaCppBackend
 from aip_sdk_onnx import OnnxBackend
 
@@ -134,6 +134,7 @@ def bench_wins(folder: str, strategy: str = "fixed:k=1") -> list[float]:
 
 
 def main() -> None:
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default=None, help="catalogue name or GGUF (default: embedded)")
     ap.add_argument("--onnx", default=None, help="converted folder (default: convert --model)")

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aip_sdk.util import unwind_on_sigterm
+
 sys.path.insert(0, str(Path(__file__).parent))
 from headroom import TRAIN_SPLITS, _state
 
@@ -55,6 +57,7 @@ def measure(backend: Any, policy: Policy, obs: Observation, history: list[str]) 
 
 
 def main() -> None:
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default=None)
     ap.add_argument("--states", type=int, default=10)

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aip_sdk.util import unwind_on_sigterm
+
 TOPIC = (
     "The following is a description of a block-stacking puzzle. There are several blocks on a "
     "table; each block can be on the table or on another block, and the hand can hold one block. "
@@ -86,6 +88,7 @@ def measure(name: str, repeats: int, onnx_numerics: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    unwind_on_sigterm()  # finally blocks run on SIGTERM too
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--backends", default="llamacpp,onnx,onnx:fast")
