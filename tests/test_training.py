@@ -298,23 +298,45 @@ def test_live_training_continues_a_replay_model_and_resumes_from_its_checkpoint(
 
     ckpt = tmp_path / "live.zip"
     seen = []
+    first: list[tuple[int, float]] = []
     train_live(
         ppo_model,
         lambda: ReplayEnv([hand_trace()], TABLE),
         steps=128,
         checkpoint=ckpt,
         progress=seen.append,
+        curve=first,
     )
     assert ckpt.is_file() and json.loads(ckpt.with_suffix(".json").read_text())["live_steps"] == 128
     assert seen[-1] == 128
+    assert [t for t, _ in first] == [64, 128]  # one point per 64-step rollout
     seen.clear()
+    whole: list[tuple[int, float]] = []
     model = train_live(
         ppo_model,
         lambda: ReplayEnv([hand_trace()], TABLE),
         steps=192,
         checkpoint=ckpt,
         progress=seen.append,
+        curve=whole,
     )
     assert seen[0] == 129 and seen[-1] == 192  # resumed where it stopped
     assert json.loads(ckpt.with_suffix(".json").read_text())["live_steps"] == 192
+    assert [t for t, _ in whole] == [64, 128, 192]  # the curve survives the resume
+    assert whole[:2] == first and all(np.isfinite(r) for _, r in whole)
     assert model.predict(np.asarray(F, np.float32), deterministic=True)[0] in range(len(TABLE))
+
+
+def test_train_controller_writes_its_learning_curve_beside_the_controller(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from aip_sdk.training.pipeline import curve_path, train_controller
+
+    out = tmp_path / "controller-beta0.5.onnx"
+    _model, report = train_controller(
+        [hand_trace()], TABLE, out, alpha=1.0, beta=0.5, timesteps=2048, seed=0, metadata={}
+    )
+    saved = json.loads(curve_path(out).read_text())
+    assert curve_path(out).name == "controller-beta0.5.curve.json" and out.is_file()
+    # n_steps 256 x 4 environments: one point per 1,024 timesteps
+    assert [t for t, _ in saved["replay"]] == [1024, 2048] and saved["live"] == []
+    assert saved["beta"] == 0.5 and report["curve"]["replay"] == [tuple(p) for p in saved["replay"]]

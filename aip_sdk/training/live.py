@@ -149,6 +149,7 @@ def train_live(
     steps: int,
     checkpoint: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
+    curve: list[tuple[int, float]] | None = None,
 ) -> Any:
     """Continue a (replay-trained) SB3 PPO model on live episodes for ``steps`` steps.
 
@@ -161,23 +162,31 @@ def train_live(
         steps: live steps in all (one step = one planning step with the real model).
         checkpoint: where the model is saved as it learns.
         progress: called with the live steps done.
+        curve: if given, gets the whole live learning curve, ``(live steps, mean episode
+            reward)`` after every rollout, including the rollouts of earlier (resumed) runs.
 
     Returns:
         The model after ``steps`` live steps.
     """
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from aip_sdk.training.ppo import mean_episode_reward
 
     path = Path(checkpoint)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = 0
+    points: list[tuple[int, float]] = []
     meta = path.with_suffix(".json")
     if path.is_file() and meta.is_file():  # resume: the steps done are beside the checkpoint
-        done = int(json.loads(meta.read_text())["live_steps"])
+        saved = json.loads(meta.read_text())
+        done = int(saved["live_steps"])
+        points = [(int(t), float(r)) for t, r in saved.get("curve", [])]
     else:
         model.save(str(path))
-    vec = DummyVecEnv([make_env])
+    vec = DummyVecEnv([lambda: Monitor(make_env())])  # Monitor: episode rewards, the curve
     # One live environment and small rollouts: a live step costs seconds, so the policy
     # updates every 64 steps (SB3's documented way to change these is to load with them).
     model = PPO.load(
@@ -195,14 +204,20 @@ def train_live(
             return True
 
         def _on_rollout_end(self) -> None:
+            steps_done = done + self.num_timesteps - start
+            point = mean_episode_reward(model)
+            if point is not None:
+                points.append((steps_done, point))
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save(str(path))
             write_json_atomic(
-                path.with_suffix(".json"), {"live_steps": done + self.num_timesteps - start}
+                path.with_suffix(".json"), {"live_steps": steps_done, "curve": points}
             )
 
     left = steps - done
     if left > 0:
         model.learn(total_timesteps=left, reset_num_timesteps=False, callback=_Save())
     vec.close()
+    if curve is not None:
+        curve.extend(points)
     return model

@@ -19,10 +19,12 @@ import numpy as np
 from aip_sdk.decision import Decision, table_from_json
 from aip_sdk.errors import ConfigError
 from aip_sdk.traces import EpisodeTrace, TraceStore
+from aip_sdk.util import write_json_atomic
 
 __all__ = [
     "LivePhase",
     "TraceSet",
+    "curve_path",
     "fixed_rules",
     "live_tasks",
     "load_traces",
@@ -158,12 +160,22 @@ def train_controller(
     (parity-checked).
 
     Returns:
-        (the SB3 model, the export report).
+        (the SB3 model, the export report). The report's ``curve`` holds the learning curves,
+        ``{"replay": [(timesteps, mean episode reward), ...], "live": [...]}``; they are also
+        written beside the controller (``<out stem>.curve.json``) for docs/training.md's plot.
     """
     from aip_sdk.training.ppo import export_onnx, train_ppo
 
+    curves: dict[str, list[tuple[int, float]]] = {"replay": [], "live": []}
     model = train_ppo(
-        train, table, alpha=alpha, beta=beta, timesteps=timesteps, seed=seed, progress=progress
+        train,
+        table,
+        alpha=alpha,
+        beta=beta,
+        timesteps=timesteps,
+        seed=seed,
+        progress=progress,
+        curve=curves["replay"],
     )
     if live is not None and live.steps > 0:
         from aip_sdk.training.live import LiveEnv, train_live
@@ -179,7 +191,12 @@ def train_controller(
             )
 
         model = train_live(
-            model, make_env, steps=live.steps, checkpoint=live.checkpoint, progress=live_progress
+            model,
+            make_env,
+            steps=live.steps,
+            checkpoint=live.checkpoint,
+            progress=live_progress,
+            curve=curves["live"],
         )
     meta = {
         "alpha": alpha,
@@ -192,7 +209,15 @@ def train_controller(
         **metadata,
     }
     report = export_onnx(model, out, table=table, metadata=meta)
+    report["curve"] = curves
+    write_json_atomic(curve_path(out), {"alpha": alpha, "beta": beta, **curves})
     return model, report
+
+
+def curve_path(controller: str | Path) -> Path:
+    """Where :func:`train_controller` writes the learning curves of ``controller``."""
+    path = Path(controller)
+    return path.with_name(f"{path.stem}.curve.json")
 
 
 def onnx_rule(path: str | Path, table: Sequence[Decision]) -> Rule:

@@ -26,7 +26,15 @@ from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 from aip_sdk.traces import EpisodeTrace
 from aip_sdk.util import usable_cpus
 
-__all__ = ["OPSET", "PARITY_INPUTS", "PARITY_TOL", "check_parity", "export_onnx", "train_ppo"]
+__all__ = [
+    "OPSET",
+    "PARITY_INPUTS",
+    "PARITY_TOL",
+    "check_parity",
+    "export_onnx",
+    "mean_episode_reward",
+    "train_ppo",
+]
 
 OPSET = 17
 PARITY_INPUTS = 1000
@@ -54,8 +62,15 @@ def train_ppo(
     seed: int = 0,
     n_envs: int = 4,
     progress: Callable[[int], None] | None = None,
+    curve: list[tuple[int, float]] | None = None,
 ) -> Any:
-    """Train a PPO policy (64-64 MLP) on the replay environment; returns the SB3 model."""
+    """Train a PPO policy (64-64 MLP) on the replay environment; returns the SB3 model.
+
+    Args:
+        curve: if given, gets ``(timesteps, mean episode reward)`` appended after every rollout
+            (SB3's Monitor buffer: the last 100 replay episodes), the learning curve of
+            docs/training.md.
+    """
     sb3, torch = _require()
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -75,6 +90,12 @@ def train_ppo(
                 progress(self.num_timesteps)
             return True
 
+        def _on_rollout_end(self) -> None:
+            if curve is not None:
+                point = mean_episode_reward(self.model)
+                if point is not None:
+                    curve.append((int(self.num_timesteps), point))
+
     model = sb3.PPO(
         "MlpPolicy",
         vec,
@@ -91,6 +112,14 @@ def train_ppo(
     )
     model.learn(total_timesteps=timesteps, callback=_Progress())
     return model
+
+
+def mean_episode_reward(model: Any) -> float | None:
+    """Mean reward of the episodes in an SB3 model's Monitor buffer (``None`` before any ended)."""
+    infos = list(model.ep_info_buffer or [])
+    if not infos:
+        return None
+    return float(np.mean([float(i["r"]) for i in infos]))
 
 
 def _onnxable(model: Any) -> Any:
