@@ -1,6 +1,6 @@
 """Tokens per second and memory of each backend on the same model, in one run.
 
-Run: python benchmarks/throughput.py [--repeats 5] [--backends llamacpp,onnx]
+Run: [AIP_SDK_MODEL=NAME] python benchmarks/throughput.py [--repeats 5] [--backends llamacpp,onnx]
 
 Each backend runs in its own process, so its peak resident memory (max RSS, which includes the
 Python interpreter and numpy, about 60 MiB) is its own. Measured per backend, medians over the
@@ -43,11 +43,11 @@ def measure(name: str, repeats: int, onnx_numerics: str) -> dict[str, Any]:
     if name == "onnx" and onnx_numerics != "exact":
         import tempfile
 
-        from aip_sdk.models import default_model_path
+        from aip_sdk.models import resolve_model_path
         from aip_sdk_onnx.convert import convert_gguf
 
-        folder = Path(tempfile.mkdtemp()) / "model"
-        convert_gguf(default_model_path(), folder, numerics=onnx_numerics)
+        folder = Path(tempfile.mkdtemp()) / "model"  # $AIP_SDK_MODEL, else the default
+        convert_gguf(resolve_model_path(), folder, numerics=onnx_numerics)
         options["model_path"] = folder
     t0 = time.perf_counter()
     backend: Any = load_backend(name, **options)
