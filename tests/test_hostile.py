@@ -236,35 +236,33 @@ def _browsers() -> set[int]:
     }
 
 
-@pytest.mark.browser
-def test_sigterm_leaves_no_browser_behind():
+def _sigterm_once_a_browser_runs(cmd):
+    """Start ``cmd``, SIGTERM it once its browser is up; assert a clean exit and no browser left."""
     before = _browsers()
     proc = subprocess.Popen(
-        [*FAKE_CLI, "plan", "--backend", "sleepy", "--suite", "miniwob", "--task",
-         "click-button/1000", "--controller", "fixed:k=1", "--max-steps", "200"],
-        cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cmd, cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert _wait_for(lambda: len(_browsers() - before) >= 2, timeout=60), "no browser started"
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
     assert _wait_for(lambda: not (_browsers() - before), timeout=20), _browsers() - before
+
+
+@pytest.mark.browser
+def test_sigterm_leaves_no_browser_behind():
+    _sigterm_once_a_browser_runs(
+        [*FAKE_CLI, "plan", "--backend", "sleepy", "--suite", "miniwob", "--task",
+         "click-button/1000", "--controller", "fixed:k=1", "--max-steps", "200"]
+    )  # fmt: skip
 
 
 @pytest.mark.browser
 def test_sigterm_to_a_benchmark_script_leaves_no_browser_behind(tmp_path):
     """The scripts in benchmarks/ unwind on SIGTERM like the CLI (util.unwind_on_sigterm)."""
-    before = _browsers()
-    proc = subprocess.Popen(
+    _sigterm_once_a_browser_runs(
         [sys.executable, str(HERE.parent / "benchmarks" / "miniwob_reach.py"), "email-inbox",
-         "--seeds", "0", "--budget", "100000", "--out", str(tmp_path)],
-        cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--seeds", "0", "--budget", "100000", "--out", str(tmp_path)]
     )  # fmt: skip
-    assert _wait_for(lambda: len(_browsers() - before) >= 2, timeout=60), "no browser started"
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
-    assert _wait_for(lambda: not (_browsers() - before), timeout=20), _browsers() - before
     assert not list(tmp_path.glob("*.json"))  # nothing half-found written
