@@ -1,11 +1,12 @@
 """Render a model's own chat template (the ``tokenizer.chat_template`` of a GGUF file).
 
-Every in-process runtime renders through :func:`render_chat_template`, so two backends on the same
-model build the same prompt. The Jinja setup is the one ``transformers`` and llama-cpp-python use
-(a sandbox, ``trim_blocks``/``lstrip_blocks``, loop controls, ``tojson`` without ASCII escaping,
-``strftime_now``, and the ``{% generation %}`` tag passed through), so templates written for them
-render here unchanged. Needs ``jinja2``, a dependency of every backend plugin that renders
-templates; ``import aip_sdk`` does not import it.
+An in-process runtime declares its model's template once, as a :class:`ChatTemplate`, and the
+engine renders every prompt through it (:func:`render_chat_template`), so two backends on the
+same model build the same prompt. The Jinja setup is the one ``transformers`` and
+llama-cpp-python use (a sandbox, ``trim_blocks``/``lstrip_blocks``, loop controls, ``tojson``
+without ASCII escaping, ``strftime_now``, and the ``{% generation %}`` tag passed through), so
+templates written for them render here unchanged. Needs ``jinja2``, a dependency of every backend
+plugin that renders templates; it is imported on the first render, not with ``aip_sdk``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from aip_sdk.backend import ChatMessage
 from aip_sdk.errors import ConfigError
 
-__all__ = ["render_chat_template"]
+__all__ = ["ChatTemplate", "render_chat_template"]
 
 
 def _tojson(
@@ -95,3 +98,28 @@ def render_chat_template(
         )
     except TemplateError as exc:
         raise ConfigError(f"the model's chat template rejected the messages: {exc}") from exc
+
+
+@attrs.frozen(kw_only=True)
+class ChatTemplate:
+    """A model's chat template with the texts of its special tokens, as a runtime declares it.
+
+    Attributes:
+        source: the Jinja source (``tokenizer.chat_template``).
+        bos_token: the text of the beginning-of-sequence token (``""`` where there is none).
+        eos_token: the text of the end-of-sequence token.
+    """
+
+    source: str
+    bos_token: str
+    eos_token: str
+
+    def render(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool) -> str:
+        """``messages`` rendered (see :func:`render_chat_template`)."""
+        return render_chat_template(
+            self.source,
+            messages,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+        )

@@ -26,6 +26,7 @@ from aip_sdk.backend import (
     SampleResult,
     ScoreResult,
 )
+from aip_sdk.chat_template import ChatTemplate
 from aip_sdk.cost import Cost
 from aip_sdk.errors import BackendError, ConfigError, ContextOverflowError
 from aip_sdk.sampling import (
@@ -85,10 +86,9 @@ class Runtime(Protocol):
         """Text of ``tokens``."""
         ...
 
-    def render_chat(
-        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool
-    ) -> str | None:
-        """``messages`` in the model's own chat template (``None``: the model has none)."""
+    @property
+    def chat_template(self) -> ChatTemplate | None:
+        """The model's own chat template (``None``: the model has none; ChatML is used)."""
         ...
 
     def evaluate(self, tokens: list[int], keep: int) -> FloatArray:
@@ -177,9 +177,9 @@ class Engine:
         self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True
     ) -> str:
         """Render ``messages`` with the model's own chat template (ChatML where it has none)."""
-        text = self._runtime.render_chat(messages, add_generation_prompt=add_generation_prompt)
-        if text is not None:
-            return text
+        template = self._runtime.chat_template
+        if template is not None:
+            return template.render(messages, add_generation_prompt=add_generation_prompt)
         out = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
         return out + ("<|im_start|>assistant\n" if add_generation_prompt else "")
 

@@ -48,6 +48,11 @@ def decision_shares(folder: Path, strategy: str) -> tuple[str, Counter[str]]:
     return suite, counts
 
 
+def decision_labels(shares: list[tuple[str, Counter[str]]]) -> list[str]:
+    """Every decision taken in ``shares``, cheapest-looking first (short labels first)."""
+    return sorted({k for _, c in shares for k in c}, key=lambda s: (len(s), s))
+
+
 def plot_curves(paths: list[Path], out: Path) -> None:
     import matplotlib
 
@@ -81,7 +86,7 @@ def plot_decisions(shares: list[tuple[str, Counter[str]]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = sorted({k for _, c in shares for k in c}, key=lambda s: (len(s), s))
+    labels = decision_labels(shares)
     width = 0.8 / max(1, len(shares))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels)), 3.6))
     for i, (suite, counts) in enumerate(shares):
@@ -111,7 +116,7 @@ def main() -> None:
     if args.bench:
         shares = [decision_shares(f, args.strategy) for f in args.bench]
         plot_decisions(shares, Path(f"{args.out}-decisions.png"))
-        labels = sorted({k for _, c in shares for k in c}, key=lambda s: (len(s), s))
+        labels = decision_labels(shares)
         print("| suite | steps | " + " | ".join(labels) + " |")
         print("| --- | ---: | " + " | ".join("---:" for _ in labels) + " |")
         for suite, counts in shares:

@@ -20,8 +20,8 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from aip_sdk.backend import Capabilities, ChatMessage
-from aip_sdk.chat_template import render_chat_template
+from aip_sdk.backend import Capabilities
+from aip_sdk.chat_template import ChatTemplate
 from aip_sdk.engine import Engine, check_limits
 from aip_sdk.errors import BackendError, ContextOverflowError, ModelLoadError
 from aip_sdk.models import check_gguf, resolve_model_path
@@ -76,6 +76,17 @@ class LlamaRuntime:
         self._end = [
             t for t in range(self._n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)
         ]
+        source = llm.metadata.get("tokenizer.chat_template")
+        bos_id = int(llama_cpp.llama_vocab_bos(self._vocab))
+        self._template = (
+            ChatTemplate(
+                source=source,
+                bos_token=self.detokenize([bos_id]) if bos_id >= 0 else "",
+                eos_token=self.detokenize([int(llama_cpp.llama_vocab_eos(self._vocab))]),
+            )
+            if source
+            else None
+        )
 
     # -- text -------------------------------------------------------------------------------
 
@@ -96,21 +107,9 @@ class LlamaRuntime:
     def detokenize(self, tokens: Sequence[int]) -> str:
         return bytes(self.llm.detokenize(list(tokens))).decode("utf-8", errors="replace")
 
-    def render_chat(
-        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool
-    ) -> str | None:
-        """The GGUF file's chat template (``None`` when the file carries none)."""
-        template = self.llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            return None
-        bos_id = int(llama_cpp.llama_vocab_bos(self._vocab))
-        return render_chat_template(
-            template,
-            messages,
-            add_generation_prompt=add_generation_prompt,
-            bos_token=self.detokenize([bos_id]) if bos_id >= 0 else "",
-            eos_token=self.detokenize([int(llama_cpp.llama_vocab_eos(self._vocab))]),
-        )
+    @property
+    def chat_template(self) -> ChatTemplate | None:
+        return self._template
 
     # -- native decoding --------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aip_sdk.backend import Capabilities, ChatMessage
-from aip_sdk.chat_template import render_chat_template
+from aip_sdk.backend import Capabilities
+from aip_sdk.chat_template import ChatTemplate
 from aip_sdk.engine import Engine, check_limits
 from aip_sdk.errors import BackendError, ModelLoadError
 from aip_sdk_onnx._providers import Provider, choose_providers, device_of, open_session
@@ -104,18 +104,14 @@ class OnnxRuntime:
     def detokenize(self, tokens: Sequence[int]) -> str:
         return str(self._tokenizer.decode(list(tokens), skip_special_tokens=False))
 
-    def render_chat(
-        self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool
-    ) -> str | None:
+    @property
+    def chat_template(self) -> ChatTemplate | None:
         """The chat template taken from the GGUF file (``None`` when there is none)."""
         tok = self.meta["tokenizer"]
-        template = tok.get("chat_template")
-        if not template:
+        if not tok.get("chat_template"):
             return None
-        return render_chat_template(
-            template,
-            messages,
-            add_generation_prompt=add_generation_prompt,
+        return ChatTemplate(
+            source=tok["chat_template"],
             bos_token=tok.get("bos_token", ""),
             eos_token=tok.get("eos_token", ""),
         )
