@@ -596,6 +596,12 @@ def collect(
 )
 @click.option("--live-tasks", type=click.IntRange(1), default=40, show_default=True)
 @click.option(
+    "--live-max-steps",
+    type=click.IntRange(1),
+    default=None,
+    help="Cap a live episode's steps (default: the environment's own limit, as in serving).",
+)
+@click.option(
     "--model",
     envvar="AIP_SDK_MODEL",
     default=None,
@@ -614,6 +620,7 @@ def train_controller(
     live_steps: int,
     live_suite: tuple[str, ...],
     live_tasks: int,
+    live_max_steps: int | None,
     model: str | None,
     backend_name: str,
 ) -> None:
@@ -683,6 +690,7 @@ def train_controller(
                 tasks=tasks,
                 steps=live_steps,
                 checkpoint=target.with_suffix(".live.zip"),
+                max_steps=live_max_steps,
             )
             live_bar = tqdm(total=live_steps, desc=f"live beta={b:g}", unit="step")
 

@@ -340,3 +340,31 @@ def test_train_controller_writes_its_learning_curve_beside_the_controller(tmp_pa
     # n_steps 256 x 4 environments: one point per 1,024 timesteps
     assert [t for t, _ in saved["replay"]] == [1024, 2048] and saved["live"] == []
     assert saved["beta"] == 0.5 and report["curve"]["replay"] == [tuple(p) for p in saved["replay"]]
+
+
+def test_live_episodes_run_to_the_environments_limit_unless_capped():
+    """A live episode plays as long as serving would (the environment's own step limit), so the
+    live reward sees the failures that run to that limit; ``max_steps`` caps it below."""
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.testing import ScriptedBackend
+    from aip_sdk.training.live import LiveEnv
+
+    grid = load_suite("grid")
+    task = "Empty-8x8/1004"
+    limit = grid.make(task, "test").max_steps
+    backend = ScriptedBackend(scores={"turn left": 0.0})  # the probe always turns: never arrives
+
+    def steps_of(cap: int | None) -> int:
+        env = LiveEnv(backend, [(grid, "test", task)], [Decision(k=0)], max_steps=cap)
+        env.reset(seed=0)
+        n, done = 0, False
+        while not done:
+            _obs, _r, done, _trunc, info = env.step(0)
+            n += 1
+            assert info["action"] == "turn left" and not info["success"]
+        env.close()
+        return n
+
+    assert limit > 20
+    assert steps_of(None) == limit
+    assert steps_of(5) == 5

@@ -31,7 +31,10 @@ from aip_sdk.planner import Look, Planner
 from aip_sdk.policy import DEFAULT_REASONING_BUDGETS
 from aip_sdk.util import write_json_atomic
 
-__all__ = ["LiveEnv", "train_live"]
+__all__ = ["DEFAULT_LIMIT", "LiveEnv", "train_live"]
+
+DEFAULT_LIMIT = 20
+"""The step limit of an environment that states none (and no cap was given)."""
 
 
 class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
@@ -43,7 +46,8 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         table: the decision table (the action space).
         alpha, beta: the reward's weights.
         cost: ``tokens`` (default), ``calls`` or ``seconds``.
-        max_steps: the most steps of an episode (and the environment's own limit).
+        max_steps: a cap on an episode's steps below the environment's own limit; ``None``
+            (the default) plays to the environment's limit, as serving and the benches do.
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
@@ -57,7 +61,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         alpha: float = 1.0,
         beta: float = 0.1,
         cost: str = "tokens",
-        max_steps: int = 15,
+        max_steps: int | None = None,
         reasoning_budgets: Mapping[int, int] | None = None,
     ) -> None:
         self.backend = backend
@@ -75,7 +79,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(len(self.table))
         self._env: Any = None
         self._obs: Any = None
-        self._ctx = StepContext.start(limit=max_steps)
+        self._ctx = StepContext.start(limit=max_steps or DEFAULT_LIMIT)
         self._look = Look()
         self._costs: list[float] = []
         self._info: dict[str, Any] = {}
@@ -101,7 +105,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         suite, split, task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         self._env = suite.make(task, split)
         self._obs, self._info = self._env.reset(seed=seed)
-        limit = getattr(self._env, "max_steps", self.max_steps)
+        limit = getattr(self._env, "max_steps", None) or self.max_steps or DEFAULT_LIMIT
         self._ctx = StepContext.start(self._obs, self._info, limit=limit, env=self._env)
         self._costs = []
         return self._features(), {"suite": suite.name, "task_id": task}
@@ -120,7 +124,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
             bool(self._info.get("success"))
             or terminated
             or truncated
-            or self._ctx.step >= min(self.max_steps, self._ctx.limit)
+            or self._ctx.step >= min(self.max_steps or self._ctx.limit, self._ctx.limit)
         )
         reward = 0.0
         if done:

@@ -113,14 +113,15 @@ class LivePhase:
         tasks: (suite, split, task id) triples the episodes are drawn from.
         steps: live steps (one planning step each).
         checkpoint: where the model is saved as it learns (resumable).
-        max_steps: the most steps of a live episode.
+        max_steps: a cap on a live episode's steps; ``None`` plays to the environment's own
+            limit (what serving and the benches do, so the reward sees what they see).
     """
 
     backend: Any
     tasks: tuple[tuple[Any, str, str], ...]
     steps: int
     checkpoint: Path
-    max_steps: int = 20
+    max_steps: int | None = None
 
 
 def live_tasks(specs: Sequence[str], per_suite: int, seed: int = 0) -> list[tuple[Any, str, str]]:
