@@ -324,18 +324,21 @@ def _q4_1(raw: U8) -> Blocks:
 
 def _q8_0(raw: U8) -> Blocks:
     rows = raw.reshape(raw.shape[0], -1, 34)
-    q = rows[..., 2:34].copy().view(np.int8).astype(np.int16) + 128
-    return Blocks(bits=8, packed=q.astype(np.uint8), scales=_f16(rows, 0), mins=None)
+    packed: U8 = rows[..., 2:34] ^ np.uint8(0x80)  # int8 q + 128: the byte, sign bit flipped
+    return Blocks(bits=8, packed=packed, scales=_f16(rows, 0), mins=None)
 
 
 def _q5_0(raw: U8) -> Blocks:
     """Q5_0: 5-bit values ``q - 16`` times one scale per 32 (their fifth bits in ``qh``)."""
     rows = raw.reshape(raw.shape[0], -1, 22)
-    qh = rows[..., 2:6].copy().view("<u4")[..., 0]
-    high = (qh[..., None] >> np.arange(32, dtype=np.uint32)) & 1
+    # bit j of the little-endian 32-bit qh is value j's fifth bit; all in uint8 (one byte a
+    # value: the embedding of a 150k-token vocabulary is decoded without wider temporaries)
+    high = np.unpackbits(rows[..., 2:6], axis=-1, bitorder="little")
     qs = rows[..., 6:22]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.int16) | (high << 4)
-    return Blocks(bits=8, packed=(q + 112).astype(np.uint8), scales=_f16(rows, 0), mins=None)
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
+    q |= high << 4
+    q += np.uint8(112)  # q - 16 + 128, within 112..143
+    return Blocks(bits=8, packed=q, scales=_f16(rows, 0), mins=None)
 
 
 def _q4_k(raw: U8) -> Blocks:
@@ -373,7 +376,7 @@ def _q6_k(raw: U8) -> Blocks:
     ).reshape(n, supers * 16, 16)
     sc = rows[..., 192:208].copy().view(np.int8).astype(np.float32)
     scales = (_f16(rows, 208)[..., None] * sc).reshape(n, supers * 16).astype(np.float32)
-    packed = (q.astype(np.int16) + 96).astype(np.uint8)  # q - 32 + 128
+    packed: U8 = q + np.uint8(96)  # q - 32 + 128, within 96..159
     return Blocks(bits=8, packed=packed, scales=scales, mins=None, block=16)
 
 

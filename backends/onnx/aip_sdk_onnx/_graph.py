@@ -24,6 +24,7 @@ once (the ``Concat``).
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -39,15 +40,25 @@ NUMERICS = ("exact", "fast")
 
 
 class _Builder:
-    """Accumulates nodes and initializers and hands out unique tensor names."""
+    """Accumulates nodes and initializers and hands out unique tensor names.
+
+    The initializers go straight into the model being built (``self.model.graph``): making a
+    graph from a list of them would copy every weight twice more (``make_graph``, then
+    ``make_model``), tripling a large model's memory for a moment.
+    """
 
     def __init__(self, *, accuracy_level: int) -> None:
+        from onnx import ModelProto
+
         self.accuracy_level = accuracy_level
+        self.model = ModelProto()
         self.nodes: list[Any] = []
-        self.inits: list[Any] = []
         self._n = 0
-        # id(Blocks) -> (the weight, its initializer names); holding the weight keeps ids unique.
-        self._weights: dict[int, tuple[Blocks, list[str]]] = {}
+        # id(Blocks) -> (a weak reference to the weight, its initializer names). Weak: a
+        # weight's arrays are freed once they are in the graph (a model's weights are not
+        # held twice while converting); the reference tells a live weight from a reused id.
+        self._weights: dict[int, tuple[weakref.ref[Blocks], list[str]]] = {}
+        self.requant_errors: list[float] = []  # max |w - w'| / max |w| of re-quantized weights
 
     def name(self, hint: str) -> str:
         self._n += 1
@@ -58,7 +69,7 @@ class _Builder:
 
         arr = np.asarray(value, dtype=dtype)
         name = self.name(hint)
-        self.inits.append(numpy_helper.from_array(arr, name))
+        self.model.graph.initializer.add().CopyFrom(numpy_helper.from_array(arr, name))
         return name
 
     def op(self, op_type: str, *inputs: str, domain: str = "", **attrs: Any) -> str:
@@ -76,20 +87,17 @@ class _Builder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
         return out
 
-    @property
-    def requant_errors(self) -> list[float]:
-        """The relative errors of the weights that had to be re-quantized."""
-        return [w.requant_error for w, _ in self._weights.values() if w.requant_error is not None]
-
     def weights(self, w: Blocks, hint: str) -> list[str]:
         """Initializer names of ``w`` (packed, scales[, offsets]), created once per weight."""
         known = self._weights.get(id(w))
-        if known is not None:
+        if known is not None and known[0]() is w:
             return known[1]
         names = [self.const(w.packed, f"{hint}.q"), self.const(w.scales, f"{hint}.scales")]
         if w.mins is not None:
             names.append(self.const((w.zero * w.scales + w.mins).T.copy(), f"{hint}.offsets"))
-        self._weights[id(w)] = (w, names)
+        self._weights[id(w)] = (weakref.ref(w), names)
+        if w.requant_error is not None:
+            self.requant_errors.append(w.requant_error)
         return names
 
     def matmul_nbits(
@@ -292,12 +300,12 @@ def build_graph(model: GgufModel, *, bits: int | None = None, numerics: str = "e
     logits = b.matmul_nbits(tail, out_w, "output")  # 8-bit blocks: the int8 path
     b.op_to("logits", "Identity", logits)
 
-    graph = helper.make_graph(b.nodes, "decoder", inputs, outputs, b.inits)
-    proto = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
-        producer_name="aip-sdk",
+    proto = b.model
+    proto.graph.MergeFrom(helper.make_graph(b.nodes, "decoder", inputs, outputs))  # keeps inits
+    proto.opset_import.extend(
+        [helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)]
     )
+    proto.producer_name = "aip-sdk"
     proto.ir_version = 10
     errors = b.requant_errors
     entry = proto.metadata_props.add()

@@ -130,7 +130,8 @@ def convert_gguf(
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         # Past 1 GiB the weights go to a side file (protobuf caps one message at 2 GiB).
-        big = proto.ByteSize() > 1 << 30
+        # Summed per tensor: the model's own ByteSize() holds a second copy for a moment.
+        big = sum(t.ByteSize() for t in proto.graph.initializer) > 1 << 30
         onnx.save_model(
             proto,
             str(tmp / MODEL_FILE),
