@@ -302,6 +302,13 @@ def as_blocks(tensor: Any, *, bits: int | None = None) -> Blocks:
     return attrs.evolve(blocks, requant_error=err)
 
 
+def _nibbles(qs: U8, axis: int = -1) -> U8:
+    """Bytes holding two 4-bit values -> the low nibbles, then the high ones, along ``axis``
+    (the GGML layout of Q4_0, Q4_1, Q5_0 and Q4_K)."""
+    out: U8 = np.concatenate([qs & 0x0F, qs >> 4], axis=axis)
+    return out
+
+
 def _f16(rows: U8, at: int) -> F32:
     """The float16 field at byte ``at`` of every block in ``rows``, as float32."""
     out: F32 = rows[..., at : at + 2].copy().view(np.float16)[..., 0].astype(np.float32)
@@ -311,14 +318,14 @@ def _f16(rows: U8, at: int) -> F32:
 def _q4_0(raw: U8) -> Blocks:
     rows = raw.reshape(raw.shape[0], -1, 18)
     qs = rows[..., 2:18]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
+    q = _nibbles(qs)
     return Blocks(bits=4, packed=_pack4(q), scales=_f16(rows, 0), mins=None)
 
 
 def _q4_1(raw: U8) -> Blocks:
     rows = raw.reshape(raw.shape[0], -1, 20)
     qs = rows[..., 4:20]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.uint8)
+    q = _nibbles(qs)
     return _asymmetric4(q, _f16(rows, 0), _f16(rows, 2))
 
 
@@ -335,7 +342,7 @@ def _q5_0(raw: U8) -> Blocks:
     # value: the embedding of a 150k-token vocabulary is decoded without wider temporaries)
     high = np.unpackbits(rows[..., 2:6], axis=-1, bitorder="little")
     qs = rows[..., 6:22]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
+    q = _nibbles(qs)
     q |= high << 4
     q += np.uint8(112)  # q - 16 + 128, within 112..143
     return Blocks(bits=8, packed=q, scales=_f16(rows, 0), mins=None)
@@ -351,7 +358,7 @@ def _q4_k(raw: U8) -> Blocks:
     m = np.concatenate([s[..., 4:8] & 63, (s[..., 8:12] >> 4) | ((s[..., 4:8] >> 6) << 4)], -1)
     qs = rows[..., 16:144].reshape(n, supers, 4, 1, 32)
     # each run of 32 bytes holds block 2c in its low nibbles and block 2c + 1 in its high ones
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=3).reshape(n, supers * 8, 32).astype(np.uint8)
+    q = _nibbles(qs, axis=3).reshape(n, supers * 8, 32)
     scales = (_f16(rows, 0)[..., None] * sc).reshape(n, supers * 8)
     mins = -(_f16(rows, 2)[..., None] * m).reshape(n, supers * 8)
     return _asymmetric4(q, scales, mins)
