@@ -17,7 +17,7 @@ from aip_sdk.bench.claims import (
     paired_difference,
 )
 from aip_sdk.bench.harness import build_results, record_model
-from aip_sdk.bench.report import sweep_beta
+from aip_sdk.bench.report import sweep_beta, sweep_curves
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError
 
@@ -140,3 +140,22 @@ def test_a_bench_folder_records_its_model_and_refuses_another(tmp_path: Path) ->
     (tmp_path / "episodes").mkdir()
     assert build_results(tmp_path)["model"]["sha256"] == "11" * 32
     assert json.loads((tmp_path / "results.json").read_text())["model"]["name"] == "a"
+
+
+def test_sweep_curves_draw_one_curve_per_controller_family() -> None:
+    def row(strategy: str, tokens: float, success: float) -> dict[str, object]:
+        return {"strategy": strategy, "tokens": tokens, "success": success}
+
+    rows = [
+        row("learned:runs/a/controller-beta0.05.onnx", 300.0, 0.6),
+        row("learned:runs/a/controller-beta0.02.onnx", 400.0, 0.7),
+        row("learned:runs/b/controller-beta0.05.onnx", 250.0, 0.5),
+        row("learned:runs/b/controller-beta0.1.onnx", 200.0, 0.4),
+        row("learned:runs/c/controller-beta0.1.onnx", 100.0, 0.3),  # a lone controller: no curve
+        row("fixed:k=1", 150.0, 0.5),
+        row("learned", 320.0, 0.6),
+    ]
+    assert sweep_curves(rows) == [
+        ("runs/a/controller", [(300.0, 0.6, 0.05), (400.0, 0.7, 0.02)]),
+        ("runs/b/controller", [(200.0, 0.4, 0.1), (250.0, 0.5, 0.05)]),
+    ]

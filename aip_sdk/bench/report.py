@@ -15,6 +15,7 @@ __all__ = [
     "aggregate_strategies",
     "best_fixed",
     "sweep_beta",
+    "sweep_curves",
     "write_pareto",
     "write_summary",
 ]
@@ -38,6 +39,18 @@ def sweep_beta(strategy: str) -> float | None:
         return None
     m = re.search(r"-beta([0-9.]+)$", Path(strategy.split(":", 1)[1]).stem)
     return float(m.group(1)) if m else None
+
+
+def sweep_curves(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[float, float, float]]]]:
+    """The beta sweeps among aggregated rows, one per controller family (files that differ only
+    in their ``-betaB`` suffix): ``[(family, [(tokens, success, beta), ...]), ...]``, sweeps of
+    two or more controllers only, points by tokens."""
+    sweeps: dict[str, list[tuple[float, float, float]]] = {}
+    for r in rows:
+        if (b := sweep_beta(r["strategy"])) is not None:
+            family = re.sub(r"-beta[0-9.]+\.onnx$", "", r["strategy"].split(":", 1)[1])
+            sweeps.setdefault(family, []).append((r["tokens"], r["success"], b))
+    return sorted((f, sorted(p)) for f, p in sweeps.items() if len(p) > 1)
 
 
 def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -185,18 +198,17 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                 zorder=2,
                 label=_short(r["strategy"]),
             )
-        sweep = sorted(
-            (r["tokens"], r["success"], b)
-            for r in sub
-            if (b := sweep_beta(r["strategy"])) is not None
-        )
-        if len(sweep) > 1:
+        curves = sweep_curves(sub)
+        for (family, sweep), color in zip(curves, ("C3", "C4", "C5", "C6"), strict=False):
+            name = "learned, beta sweep" + (
+                f" ({Path(family).parent.name}/{Path(family).name})" if len(curves) > 1 else ""
+            )
             ax.plot(
                 [max(t, 1) for t, _, _ in sweep],
                 [s for _, s, _ in sweep],
                 ":",
-                color="C3",
-                label="learned, beta sweep",
+                color=color,
+                label=name,
                 zorder=1,
             )
             for t, s, b in sweep:
@@ -206,7 +218,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                     fontsize=6,
                     xytext=(3, -9),
                     textcoords="offset points",
-                    color="C3",
+                    color=color,
                 )
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
