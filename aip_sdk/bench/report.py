@@ -167,7 +167,9 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
 
     rows = aggregate_strategies(results)
     groups = sorted({(r["suite"], r["split"]) for r in rows})
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.2), squeeze=False)
+    # Each panel is a plot plus its legend to the right: wide enough that the plot keeps its
+    # width however many strategies the legend lists.
+    fig, axes = plt.subplots(1, len(groups), figsize=(9.0 * len(groups), 4.6), squeeze=False)
     for ax, group in zip(axes[0], groups):
         sub = [r for r in rows if (r["suite"], r["split"]) == group]
         fixed = sorted((r for r in sub if r["family"] == "fixed"), key=lambda r: r["tokens"])
@@ -233,6 +235,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
         # Outside the axes: strategies often sit at the same success and nearby costs (all at 0
         # where the model cannot solve a suite), where labels written next to points overlap.
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_box_aspect(0.9)  # the plot keeps its shape; the legend takes the rest
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
