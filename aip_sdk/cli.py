@@ -106,8 +106,7 @@ def plan(
     with Planner(backend=backend, controller=ctrl, seed=seed, owns_backend=True) as planner:
         env = s.make(task_id, split)
         try:
-            limit = max_steps or getattr(env, "max_steps", None)
-            result = planner.plan(env, max_steps=limit, seed=seed)
+            result = planner.plan(env, max_steps=max_steps, seed=seed)
         finally:
             env.close()
     if as_json:

@@ -18,7 +18,17 @@ import attrs
 from aip_sdk.cost import Cost
 from aip_sdk.observation import Observation
 
-__all__ = ["StepContext"]
+__all__ = ["StepContext", "step_limit"]
+
+
+def step_limit(env: Any, max_steps: int | None = None, *, default: int) -> int:
+    """An episode's step limit: ``max_steps`` where given, else the environment's own
+    (``env.max_steps``, where it truncates itself), else ``default``.
+
+    Serving, benches, collection and live training all take it from here, so a controller
+    sees the same ``step_frac`` in training as when serving.
+    """
+    return int(max_steps or getattr(env, "max_steps", None) or default)
 
 
 def _state(obs: Any, info: Mapping[str, Any] | None) -> str:

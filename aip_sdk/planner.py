@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import attrs
 
 from aip_sdk.backend import Backend
-from aip_sdk.context import StepContext
+from aip_sdk.context import StepContext, step_limit
 from aip_sdk.controllers import Controller, make_controller
 from aip_sdk.controllers.base import StepView
 from aip_sdk.cost import Cost
@@ -380,7 +380,8 @@ class Planner:
 
         Args:
             env: a text environment (``aip_sdk.envs`` or any gymnasium env with text actions).
-            max_steps: step limit (default: the planner's ``max_steps``).
+            max_steps: step limit (default: the environment's own ``max_steps``, else the
+                planner's).
             seed: passed to ``env.reset`` and mixed into the sampling seeds.
             budget_tokens: stop once evaluated plus generated tokens reach this many.
             options: passed to ``env.reset``.
@@ -393,7 +394,7 @@ class Planner:
         """
         if self.controller.needs_copy and not can_copy(env):
             copy_env(env)  # raises the explanation
-        limit = max_steps or self.max_steps
+        limit = step_limit(env, max_steps, default=self.max_steps)
         obs, info = env.reset(seed=seed, options=options)
         ctx = StepContext.start(obs, info, limit=limit, budget_tokens=budget_tokens, env=env)
         records: list[StepRecord] = []

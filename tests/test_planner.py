@@ -141,3 +141,18 @@ def test_an_environment_failure_fails_the_episode_and_keeps_the_steps(blocksworl
     )
     assert result.stop_reason == "env_error" and not result.success
     assert len(result.steps) == 2 and "the browser died" in result.steps[-1].feedback
+
+
+def test_plan_runs_to_the_environments_own_step_limit_unless_capped():
+    """Without ``max_steps`` an episode runs to the environment's limit (``step_limit``), as
+    the benches, collection and live training do; the planner's default is for environments
+    that state none."""
+    from aip_sdk.envs.suite import load_suite
+
+    env = load_suite("grid").make("Empty-8x8/1004", "test")
+    backend = ScriptedBackend(scores={"turn left": 0.0})  # the probe always turns: never arrives
+    planner = Planner(backend=backend, controller="fixed:k=0", max_steps=5)
+    assert env.max_steps > 5
+    assert len(planner.plan(env, seed=0).steps) == env.max_steps
+    assert len(planner.plan(env, seed=0, max_steps=3).steps) == 3
+    env.close()

@@ -91,7 +91,7 @@ def run_episode(
     planner = Planner(backend=backend, controller=job.strategy, seed=job.seed)
     env = suite.make(job.task_id, split)
     try:
-        result = planner.plan(env, max_steps=max_steps or env.max_steps, seed=job.seed)
+        result = planner.plan(env, max_steps=max_steps, seed=job.seed)
     finally:
         env.close()
     if result.stop_reason == "backend_error":

@@ -33,12 +33,19 @@ def _short(strategy: str) -> str:
     return strategy
 
 
-def sweep_beta(strategy: str) -> float | None:
-    """The beta of a swept controller (``learned:.../controller-beta0.05.onnx`` -> 0.05)."""
+def _swept(strategy: str) -> tuple[str, float] | None:
+    """(family, beta) of a swept controller: ``learned:runs/c/controller-beta0.05.onnx`` ->
+    (``runs/c/controller``, 0.05); ``None`` for anything else."""
     if not strategy.startswith("learned:"):
         return None
-    m = re.search(r"-beta([0-9.]+)$", Path(strategy.split(":", 1)[1]).stem)
-    return float(m.group(1)) if m else None
+    m = re.fullmatch(r"(.*)-beta([0-9.]+)\.onnx", strategy.split(":", 1)[1])
+    return (m.group(1), float(m.group(2))) if m else None
+
+
+def sweep_beta(strategy: str) -> float | None:
+    """The beta of a swept controller (``learned:.../controller-beta0.05.onnx`` -> 0.05)."""
+    swept = _swept(strategy)
+    return swept[1] if swept else None
 
 
 def sweep_curves(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[float, float, float]]]]:
@@ -47,9 +54,8 @@ def sweep_curves(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[float
     two or more controllers only, points by tokens."""
     sweeps: dict[str, list[tuple[float, float, float]]] = {}
     for r in rows:
-        if (b := sweep_beta(r["strategy"])) is not None:
-            family = re.sub(r"-beta[0-9.]+\.onnx$", "", r["strategy"].split(":", 1)[1])
-            sweeps.setdefault(family, []).append((r["tokens"], r["success"], b))
+        if (swept := _swept(r["strategy"])) is not None:
+            sweeps.setdefault(swept[0], []).append((r["tokens"], r["success"], swept[1]))
     return sorted((f, sorted(p)) for f, p in sweeps.items() if len(p) > 1)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from aip_sdk.backend import Backend
-from aip_sdk.context import StepContext
+from aip_sdk.context import StepContext, step_limit
 from aip_sdk.decision import MAX_DEPTH, MAX_K, MAX_LOOKAHEAD, Decision
 from aip_sdk.errors import ConfigError
 from aip_sdk.executor import Executor, LocalExecutor
@@ -221,7 +221,7 @@ class Collector:
         obs, info = env.reset(seed=seed)
         # The context's limit is the environment's own, as when serving; max_steps only stops
         # the recording early.
-        ctx = StepContext.start(obs, info, limit=getattr(env, "max_steps", self.max_steps), env=env)
+        ctx = StepContext.start(obs, info, limit=step_limit(env, default=self.max_steps), env=env)
         copyable = can_copy(env)
         previous: list[int] = []
         steps: list[StepTrace] = []

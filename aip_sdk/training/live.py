@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from aip_sdk.backend import Backend
-from aip_sdk.context import StepContext
+from aip_sdk.context import StepContext, step_limit
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.features import FEATURE_NAMES
@@ -31,10 +31,7 @@ from aip_sdk.planner import Look, Planner
 from aip_sdk.policy import DEFAULT_REASONING_BUDGETS
 from aip_sdk.util import write_json_atomic
 
-__all__ = ["DEFAULT_LIMIT", "LiveEnv", "train_live"]
-
-DEFAULT_LIMIT = 20
-"""The step limit of an environment that states none (and no cap was given)."""
+__all__ = ["LiveEnv", "train_live"]
 
 
 class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
@@ -46,8 +43,8 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         table: the decision table (the action space).
         alpha, beta: the reward's weights.
         cost: ``tokens`` (default), ``calls`` or ``seconds``.
-        max_steps: a cap on an episode's steps below the environment's own limit; ``None``
-            (the default) plays to the environment's limit, as serving and the benches do.
+        max_steps: a cap on an episode's steps; ``None`` (the default) plays to the
+            environment's own limit, as serving and the benches do (:func:`step_limit`).
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
@@ -79,7 +76,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(len(self.table))
         self._env: Any = None
         self._obs: Any = None
-        self._ctx = StepContext.start(limit=max_steps or DEFAULT_LIMIT)
+        self._ctx = StepContext.start(limit=max_steps or self.planner.max_steps)
         self._look = Look()
         self._costs: list[float] = []
         self._info: dict[str, Any] = {}
@@ -105,7 +102,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         suite, split, task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         self._env = suite.make(task, split)
         self._obs, self._info = self._env.reset(seed=seed)
-        limit = getattr(self._env, "max_steps", None) or self.max_steps or DEFAULT_LIMIT
+        limit = step_limit(self._env, self.max_steps, default=self.planner.max_steps)
         self._ctx = StepContext.start(self._obs, self._info, limit=limit, env=self._env)
         self._costs = []
         return self._features(), {"suite": suite.name, "task_id": task}
@@ -124,7 +121,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
             bool(self._info.get("success"))
             or terminated
             or truncated
-            or self._ctx.step >= min(self.max_steps or self._ctx.limit, self._ctx.limit)
+            or self._ctx.step >= self._ctx.limit
         )
         reward = 0.0
         if done:

@@ -76,6 +76,15 @@ class OnnxRuntime:
         self._end = [int(t) for t in tok["end_ids"]]
         self._pad = int(tok["eos_id"]) if int(tok["eos_id"]) >= 0 else 0
         self._kv: list[F32] = self._empty_kv(1)
+        self._template = (
+            ChatTemplate(
+                source=tok["chat_template"],
+                bos_token=tok.get("bos_token", ""),
+                eos_token=tok.get("eos_token", ""),
+            )
+            if tok.get("chat_template")
+            else None
+        )
 
     # -- text -------------------------------------------------------------------------------
 
@@ -107,14 +116,7 @@ class OnnxRuntime:
     @property
     def chat_template(self) -> ChatTemplate | None:
         """The chat template taken from the GGUF file (``None`` when there is none)."""
-        tok = self.meta["tokenizer"]
-        if not tok.get("chat_template"):
-            return None
-        return ChatTemplate(
-            source=tok["chat_template"],
-            bos_token=tok.get("bos_token", ""),
-            eos_token=tok.get("eos_token", ""),
-        )
+        return self._template
 
     # -- the forward pass -------------------------------------------------------------------
 
