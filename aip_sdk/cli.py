@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from aip_sdk._version import __version__
 from aip_sdk.errors import AipError, ConfigError, ModelLoadError
+
+if TYPE_CHECKING:
+    from aip_sdk.decision import Decision
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +41,16 @@ def _fail_cleanly(fn: F) -> F:
 
 def _picked(name: str) -> None:
     click.echo(f"backend: {name} (the best installed; --backend to choose)", err=True)
+
+
+def _fixed_decision(spec: str) -> Decision:
+    """The decision of a ``fixed:...`` strategy spec (``--behaviour``)."""
+    from aip_sdk.controllers import FixedController, make_controller
+
+    ctrl = make_controller(spec)
+    if not isinstance(ctrl, FixedController):
+        raise ConfigError(f"--behaviour {spec!r} must be a fixed decision, e.g. fixed:k=1")
+    return ctrl.decision
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -453,6 +466,14 @@ def bench(
     show_default=True,
     help="Probability of taking a good action instead of the behaviour vote.",
 )
+@click.option(
+    "--behaviour",
+    "behaviour_specs",
+    multiple=True,
+    metavar="fixed:OPTIONS",
+    help="A fixed decision the behaviour policy draws from (repeatable; default: the whole "
+    "table), e.g. fixed:k=1 to visit the states where one sample per step loops.",
+)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option(
     "--executor",
@@ -479,6 +500,7 @@ def collect(
     pool: str,
     horizon: int,
     follow_expert: float,
+    behaviour_specs: tuple[str, ...],
     seed: int,
     executor: str,
     ray_address: str | None,
@@ -515,6 +537,7 @@ def collect(
         max_steps=max_steps,
         follow_expert=follow_expert,
         horizon=horizon,
+        behaviour=tuple(_fixed_decision(b) for b in behaviour_specs),
     )
     bar = tqdm(total=episodes, desc=f"collect {suite}/{chosen}", unit="ep")
     steps = 0

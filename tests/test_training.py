@@ -368,3 +368,37 @@ def test_live_episodes_run_to_the_environments_limit_unless_capped():
     assert limit > 20
     assert steps_of(None) == limit
     assert steps_of(5) == 5
+
+
+def test_a_fixed_behaviour_policy_takes_its_decisions_action_and_is_kept_on_resume(tmp_path):
+    """``--behaviour fixed:k=0`` moves on the probe's top action at every step (the states a
+    cheap policy reaches, loops included); the folder remembers it, and a decision outside the
+    table the pools serve is refused."""
+    from aip_sdk import ConfigError
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.testing import ScriptedBackend
+
+    grid = load_suite("grid")
+    backend = ScriptedBackend(scores={"turn left": 0.0})  # the probe always turns left
+
+    def collector(*behaviour: Decision) -> Collector:
+        return Collector(
+            backend,
+            TraceStore(tmp_path),
+            pool_sizes={0: 2},
+            horizon=0,
+            max_steps=5,
+            behaviour=behaviour,
+        )
+
+    new = collector(Decision(k=0)).run(grid, "train", 2, seed=3)
+    traces = list(TraceStore(tmp_path).episodes())
+    assert len(new) == len(traces) == 2
+    steps = [s for e in traces for s in e.steps]
+    assert len(steps) == 10 and {s.taken for s in steps} == {"turn left"}
+    assert {s.probe_top for s in steps} == {"turn left"}
+    assert TraceStore(tmp_path).manifest()["behaviour"] == [{"k": 0, "depth": 0}]
+    with pytest.raises(ConfigError, match="behaviour"):
+        collector(Decision(k=1)).run(grid, "train", 3, seed=3)
+    with pytest.raises(ConfigError, match=r"k=4 depth=0 lookahead=1.*not in the decision table"):
+        collector(Decision(k=4, lookahead=1))

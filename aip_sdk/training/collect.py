@@ -11,7 +11,9 @@ From that record, replay reads the outcome and the cost of every decision of the
 k samples with either vote, lookahead): see :meth:`~aip_sdk.traces.StepTrace.outcome`.
 
 To move on it takes the action of a decision drawn uniformly from the table (a behaviour policy
-that visits good and bad states alike), or, with probability ``follow_expert``, a good action.
+that visits good and bad states alike) or from ``behaviour`` where given (``fixed:k=1`` alone
+visits the states where one sample per step loops, which a mixed policy seldom reaches), or,
+with probability ``follow_expert``, a good action.
 All sampling seeds derive from the episode seed, so a resumed collection records what an
 uninterrupted one would.
 """
@@ -90,6 +92,7 @@ class Collector:
     follow_expert: float = 0.0
     horizon: int = DEFAULT_HORIZON
     lookahead_k: int = LOOKAHEAD_K
+    behaviour: tuple[Decision, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if not self.pool_sizes or any(
@@ -101,6 +104,12 @@ class Collector:
             )
         if not 0 <= self.horizon <= MAX_LOOKAHEAD:
             raise ConfigError(f"horizon={self.horizon!r} must lie in 0-{MAX_LOOKAHEAD}")
+        unknown = [str(d) for d in self.behaviour if d not in self.table]
+        if unknown:
+            raise ConfigError(
+                f"behaviour decision(s) {', '.join(unknown)} are not in the decision table these "
+                f"pools and horizon serve ({', '.join(map(str, self.table))}); pick from it"
+            )
 
     @property
     def table(self) -> tuple[Decision, ...]:
@@ -116,6 +125,7 @@ class Collector:
             "temperature": self.temperature,
             "max_steps": self.max_steps,
             "follow_expert": self.follow_expert,
+            "behaviour": [d.to_dict() for d in self.behaviour],
             "horizon": self.horizon,
             "lookahead_k": self.lookahead_k,
             "trace_version": TRACE_VERSION,
@@ -138,8 +148,9 @@ class Collector:
             "temperature",
             "horizon",
             "lookahead_k",
+            "behaviour",
         ):
-            if old.get(key) != new[key]:
+            if old.get(key, [] if key == "behaviour" else None) != new[key]:
                 raise ConfigError(
                     f"trace folder {str(self.store.root)!r} was recorded with {key}="
                     f"{old.get(key)!r}, not {new[key]!r}; use another --out folder"
@@ -277,7 +288,7 @@ class Collector:
                 good=good,
                 taken="",
             )
-            behaviour = step.outcome(rng.choice(self.table))
+            behaviour = step.outcome(rng.choice(self.behaviour or self.table))
             taken = behaviour[0] if behaviour is not None else step.probe_top
             if rng.random() < self.follow_expert:  # stay near the expert path
                 taken = good[0]
