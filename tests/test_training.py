@@ -402,3 +402,6 @@ def test_a_fixed_behaviour_policy_takes_its_decisions_action_and_is_kept_on_resu
         collector(Decision(k=1)).run(grid, "train", 3, seed=3)
     with pytest.raises(ConfigError, match=r"k=4 depth=0 lookahead=1.*not in the decision table"):
         collector(Decision(k=4, lookahead=1))
+    # A Ray worker rebuilds the collector from its settings: the behaviour survives the trip.
+    rebuilt = Collector(backend, TraceStore(tmp_path), **collector(Decision(k=0)).worker_config())
+    assert rebuilt.behaviour == (Decision(k=0),) and rebuilt.pool_sizes == {0: 2}

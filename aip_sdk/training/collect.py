@@ -115,6 +115,13 @@ class Collector:
     def table(self) -> tuple[Decision, ...]:
         return decision_table_for(self.pool_sizes, self.horizon, self.lookahead_k)
 
+    def worker_config(self) -> dict[str, Any]:
+        """The settings a worker's own collector is built from (no backend, no store; values
+        kept as they are, so decisions stay decisions)."""
+        return attrs.asdict(
+            self, recurse=False, filter=lambda a, _v: a.name not in ("backend", "store")
+        )
+
     def manifest(self, suite: str, split: str) -> dict[str, Any]:
         return {
             "feature_schema": FEATURE_SCHEMA,
@@ -199,8 +206,9 @@ class Collector:
             executor = LocalExecutor(runner=run)
         elif backend_factory is None or suite_spec is None:
             raise ConfigError("collecting elsewhere needs backend_factory= and suite_spec=")
-        config = attrs.asdict(self, filter=lambda a, _v: a.name not in ("backend", "store"))
-        make = functools.partial(_collect_runner, backend_factory, config, suite_spec, split)
+        make = functools.partial(
+            _collect_runner, backend_factory, self.worker_config(), suite_spec, split
+        )
         done = []
         for _job, trace in executor.run(make, jobs):
             self.store.write(trace)
