@@ -145,3 +145,27 @@ def test_learned_controller_refuses_a_malformed_file(tmp_path):
     bad.write_bytes(b"not onnx at all")
     with pytest.raises(ControllerError, match="bad.onnx"):
         make_controller(f"learned:{bad}")
+
+
+@pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"])
+def test_each_reference_model_gets_its_own_shipped_controller_and_others_are_warned(name):
+    """``learned`` with a reference model loads the controller trained for it (its metadata
+    names the model's GGUF); the same controller used with another model warns once."""
+    import warnings
+
+    from aip_sdk.controllers.learned import LearnedController
+    from aip_sdk.models import CATALOGUE
+
+    stem = CATALOGUE[name].filename.removesuffix(".gguf")
+    for key in (name, stem):
+        ctrl = LearnedController.shipped_for(key)
+        assert ctrl.path.name == f"controller-{name}.onnx" and ctrl.spec == "learned"
+        assert ctrl.model == stem and ctrl.path.stat().st_size < 64 * 1024
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ctrl.check_model(stem)  # its own model: silent
+    with pytest.warns(UserWarning, match=f"trained for model '{stem}'"):
+        ctrl.check_model("SmolLM2-135M-Instruct-Q4_1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ctrl.check_model("SmolLM2-135M-Instruct-Q4_1")  # once per controller
