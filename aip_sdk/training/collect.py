@@ -77,6 +77,10 @@ def decision_table_for(
     return tuple(table)
 
 
+# What a folder written before a manifest key existed recorded under it (the default then).
+_UNRECORDED: dict[str, Any] = {"behaviour": []}
+
+
 @attrs.define
 class Collector:
     """Records traces of one suite split with a backend."""
@@ -157,10 +161,11 @@ class Collector:
             "lookahead_k",
             "behaviour",
         ):
-            if old.get(key, [] if key == "behaviour" else None) != new[key]:
+            was = old.get(key, _UNRECORDED.get(key))
+            if was != new[key]:
                 raise ConfigError(
                     f"trace folder {str(self.store.root)!r} was recorded with {key}="
-                    f"{old.get(key)!r}, not {new[key]!r}; use another --out folder"
+                    f"{was!r}, not {new[key]!r}; use another --out folder"
                 )
         suites = old.setdefault("suites", {})
         if split not in suites.setdefault(suite, []):
