@@ -159,3 +159,23 @@ def test_sweep_curves_draw_one_curve_per_controller_family() -> None:
         ("runs/a/controller", [(300.0, 0.6, 0.05), (400.0, 0.7, 0.02)]),
         ("runs/b/controller", [(200.0, 0.4, 0.1), (250.0, 0.5, 0.05)]),
     ]
+
+
+def test_the_shipped_controller_joins_the_sweep_it_was_copied_from(tmp_path: Path) -> None:
+    family = tmp_path / "controller"
+    for beta, body in (("0.02", b"a"), ("0.05", b"b"), ("0.1", b"c")):
+        Path(f"{family}-beta{beta}.onnx").write_bytes(body)
+    shipped = tmp_path / "shipped.onnx"
+    shipped.write_bytes(b"b")
+    rows = [
+        {"strategy": f"learned:{family}-beta0.02.onnx", "tokens": 500.0, "success": 0.7},
+        {"strategy": "learned", "tokens": 300.0, "success": 0.4},
+    ]
+    # Alone, beta 0.02 is no curve; the shipped copy of beta 0.05 makes it one.
+    assert sweep_curves(rows) == []
+    assert sweep_curves(rows, shipped) == [(str(family), [(300.0, 0.4, 0.05), (500.0, 0.7, 0.02)])]
+    # When beta 0.05 was benched under its own name, that point stays (no duplicate).
+    rows.append({"strategy": f"learned:{family}-beta0.05.onnx", "tokens": 310.0, "success": 0.45})
+    assert sweep_curves(rows, shipped) == [(str(family), [(310.0, 0.45, 0.05), (500.0, 0.7, 0.02)])]
+    shipped.write_bytes(b"z")  # a controller that is no sweep member joins nothing
+    assert sweep_curves(rows[:2], shipped) == []

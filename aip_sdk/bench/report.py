@@ -48,15 +48,42 @@ def sweep_beta(strategy: str) -> float | None:
     return swept[1] if swept else None
 
 
-def sweep_curves(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[float, float, float]]]]:
+def sweep_curves(
+    rows: list[dict[str, Any]], shipped: Path | None = None
+) -> list[tuple[str, list[tuple[float, float, float]]]]:
     """The beta sweeps among aggregated rows, one per controller family (files that differ only
     in their ``-betaB`` suffix): ``[(family, [(tokens, success, beta), ...]), ...]``, sweeps of
-    two or more controllers only, points by tokens."""
-    sweeps: dict[str, list[tuple[float, float, float]]] = {}
+    two or more controllers only, points by tokens.
+
+    ``shipped`` is the file the plain ``learned`` strategy loaded. The shipped controller is a
+    copy of one sweep member, but its strategy name carries no beta; when a family holds a
+    byte-identical ``-betaB.onnx`` file, the ``learned`` row joins that family as its beta
+    point (unless that point was benched under its own name too).
+    """
+    sweeps: dict[str, dict[float, tuple[float, float, float]]] = {}
     for r in rows:
         if (swept := _swept(r["strategy"])) is not None:
-            sweeps.setdefault(swept[0], []).append((r["tokens"], r["success"], swept[1]))
-    return sorted((f, sorted(p)) for f, p in sweeps.items() if len(p) > 1)
+            sweeps.setdefault(swept[0], {})[swept[1]] = (r["tokens"], r["success"], swept[1])
+    learned = next((r for r in rows if r["strategy"] == "learned"), None)
+    twin = _twin(shipped, sweeps) if learned is not None and shipped is not None else None
+    if learned is not None and twin is not None:
+        family, beta = twin
+        sweeps[family].setdefault(beta, (learned["tokens"], learned["success"], beta))
+    return sorted((f, sorted(p.values())) for f, p in sweeps.items() if len(p) > 1)
+
+
+def _twin(shipped: Path, sweeps: dict[str, Any]) -> tuple[str, float] | None:
+    """(family, beta) of the sweep file with the same bytes as ``shipped``, if any."""
+    if not shipped.is_file():
+        return None
+    body = shipped.read_bytes()
+    for family in sorted(sweeps):
+        base = Path(family)
+        for f in sorted(base.parent.glob(f"{base.name}-beta*.onnx")):
+            swept = _swept(f"learned:{f}")
+            if swept is not None and f.read_bytes() == body:
+                return family, swept[1]
+    return None
 
 
 def _common_episodes(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -171,8 +198,11 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from aip_sdk.controllers.learned import default_controller_path
+
     rows = aggregate_strategies(results)
     groups = sorted({(r["suite"], r["split"]) for r in rows})
+    shipped = default_controller_path(results.get("model", {}).get("name") or None)
     # Each panel is a plot plus its legend to the right: wide enough that the plot keeps its
     # width however many strategies the legend lists.
     fig, axes = plt.subplots(1, len(groups), figsize=(9.0 * len(groups), 4.6), squeeze=False)
@@ -206,7 +236,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                 zorder=2,
                 label=_short(r["strategy"]),
             )
-        curves = sweep_curves(sub)
+        curves = sweep_curves(sub, shipped)
         for (family, sweep), color in zip(curves, ("C3", "C4", "C5", "C6"), strict=False):
             name = "learned, beta sweep" + (
                 f" ({Path(family).parent.name}/{Path(family).name})" if len(curves) > 1 else ""
