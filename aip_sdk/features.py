@@ -25,6 +25,12 @@ Schema ``aip-features/2`` (``aip-features/1`` was the first nine without the con
 | 11 | undone | 1 if the previous action returned to the state before the one before |
 | 12 | top_is_last | 1 if the probe's choice is the action just taken (a loop in the making) |
 | 13 | copyable | 1 if the environment can be copied (lookahead is possible) |
+
+Where the context signals can fire: the planner chooses among the listed actions, which every
+suite applies, so ``last_failed`` fires only for an action from outside the list (an app that
+steps the environment itself). On grid and PDDL suites every listed action changes the state,
+so ``since_change`` stays 0 there and ``no_progress`` equals ``undone``; on MiniWoB++ (a click on
+plain text) and ALFWorld ("Nothing happens.") an action can leave the state as it was.
 """
 
 from __future__ import annotations

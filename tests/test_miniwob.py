@@ -144,6 +144,28 @@ def test_wrong_click_fails(miniwob):
         env.close()
 
 
+def test_a_click_that_changes_nothing_is_reported_unchanged(miniwob):
+    """The no-progress features (``since_change``, ``no_progress``) read ``info["changed"]``:
+    a click on plain text leaves the page as it was, a checkbox click does not."""
+    env = miniwob.make("click-button/1000")
+    try:
+        obs, _ = env.reset()
+        text = next(a for a in obs["actions"] if a.startswith("click <div>"))
+        assert text not in env.good_actions()
+        obs2, _, terminated, _, info = env.step(text)
+        assert info["changed"] is False and not terminated and obs2["text"].endswith(obs["text"])
+    finally:
+        env.close()
+    env = miniwob.make("click-checkboxes/1000")
+    try:
+        obs, _ = env.reset()
+        box = next(a for a in obs["actions"] if a.startswith("click <input_checkbox"))
+        _, _, terminated, _, info = env.step(box)
+        assert info["changed"] is True and not terminated
+    finally:
+        env.close()
+
+
 def test_page_timer_is_raised_for_slow_models(miniwob):
     env = miniwob.make("click-test-2/1002")
     try:

@@ -261,6 +261,7 @@ class MiniWobEnv(TextEnvBase):
         return [] if self._done else list(self._commands)[:MAX_ACTIONS]
 
     def _execute(self, action: str) -> tuple[bool, bool, str]:
+        before = (self._state_text(), tuple(self._commands))
         obs, _reward, terminated, _trunc, info = self._browser_call(
             self._env.step, self._commands[action]
         )
@@ -269,7 +270,10 @@ class MiniWobEnv(TextEnvBase):
         if obs and obs.get("dom_elements") is not None and not self._done:
             self._page = obs
             self._commands = self._build_commands()
-        return True, True, f"You {action}."
+        # Changed: the episode ended, or what the model reads (the page, its actions) differs;
+        # a click on plain text changes neither, and the no-progress features should see it.
+        changed = self._done or (self._state_text(), tuple(self._commands)) != before
+        return True, changed, f"You {action}."
 
     def _success(self) -> bool:
         return self._raw_reward == 1.0
