@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import attrs
 import numpy as np
@@ -12,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from aip_sdk import ControllerError, Cost, DataError, make_controller
 from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import Decision
+from aip_sdk.features import FEATURE_NAMES
 from aip_sdk.lookahead import Rollout, RolloutStep
 from aip_sdk.traces import EpisodeTrace, PoolSample, StepTrace, TraceStore
 from aip_sdk.training.collect import Collector, decision_table_for
@@ -405,3 +407,34 @@ def test_a_fixed_behaviour_policy_takes_its_decisions_action_and_is_kept_on_resu
     # A Ray worker rebuilds the collector from its settings: the behaviour survives the trip.
     rebuilt = Collector(backend, TraceStore(tmp_path), **collector(Decision(k=0)).worker_config())
     assert rebuilt.behaviour == (Decision(k=0),) and rebuilt.pool_sizes == {0: 2}
+
+
+def test_feature_signal_ranks_the_steps_the_probe_gets_right(tmp_path: Path) -> None:
+    """benchmarks/feature_signal.py: AUC 1 for a feature that separates right from wrong
+    choices, 0.5 for one that does not, and the split by a rollout's repeated state."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "feature_signal", Path(__file__).parent.parent / "benchmarks" / "feature_signal.py"
+    )
+    assert spec is not None and spec.loader is not None
+    fs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fs)
+    assert fs.auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([False, False, True, True])) == 1.0
+    assert fs.auc(np.array([0.5, 0.5, 0.5, 0.5]), np.array([False, True, False, True])) == 0.5
+    names = list(FEATURE_NAMES)
+    steps = []
+    for i, right in enumerate([True, True, False, False]):
+        x = [0.0] * len(names)
+        x[names.index("top1_prob")] = 0.9 - 0.2 * i
+        top = "a" if right else "b"
+        roll = {"steps": [{"repeat": not right}]}
+        steps.append({"features": x, "probe_top": top, "good": ["a"], "rollouts": {top: roll}})
+    (tmp_path / "episodes").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({"feature_names": names}))
+    (tmp_path / "episodes" / "e.json").write_text(json.dumps({"steps": steps}))
+    lines = fs.report(tmp_path)
+    assert lines[0].endswith("4 labelled steps, the probe's choice good on 0.50")
+    assert "top1_prob 1.00" in lines[1]
+    assert lines[-2].endswith("not seen before: good on 1.00 (n=2)")
+    assert lines[-1].endswith("seen before: good on 0.00 (n=2)")
