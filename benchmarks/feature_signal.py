@@ -4,8 +4,9 @@ Run: python benchmarks/feature_signal.py runs/traces/MODEL/SUITE [...]
 
 Per trace folder it prints how often the probe's choice (what ``fixed:k=0`` takes) is a good
 action, how well each feature alone ranks the steps where it is (ROC AUC: 0.5 is chance; below
-0.5 the feature ranks backwards), the probe's success by thirds of its confidence (``top1_prob``),
-and by whether the probe's choice leads back to a state already seen (read from the trace's
+0.5 the feature ranks backwards), each decision's good-step rate in each third of the probe's
+confidence (``top1_prob``; where a dearer decision pays), and the probe's
+success by whether its choice leads back to a state already seen (read from the trace's
 one-step rollout of that action, where one was recorded). A controller can only save compute
 where some signal tells a step the probe gets right from one it gets wrong.
 """
@@ -13,11 +14,14 @@ where some signal tells a step the probe gets right from one it gets wrong.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from aip_sdk.decision import Decision
+from aip_sdk.traces import TraceStore
+from aip_sdk.training.replay import step_outcome
 
 
 def auc(score: np.ndarray[Any, Any], label: np.ndarray[Any, Any]) -> float:
@@ -34,42 +38,44 @@ def auc(score: np.ndarray[Any, Any], label: np.ndarray[Any, Any]) -> float:
     return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def load(folder: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Feature names and the labelled steps (those with a known set of good actions)."""
-    names = json.loads((folder / "manifest.json").read_text())["feature_names"]
-    steps = []
-    for path in sorted((folder / "episodes").glob("*.json")):
-        for step in json.loads(path.read_text())["steps"]:
-            if step.get("good") and step.get("features") is not None:
-                steps.append(step)
-    return names, steps
+def _rate(good: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]) -> str:
+    return f"{good[mask].mean():.2f}" if mask.any() else "-"
 
 
 def report(folder: Path) -> list[str]:
-    names, steps = load(folder)
+    """The report's lines for one trace folder (``aip-sdk collect --out``)."""
+    store = TraceStore(folder)
+    names = list(store.manifest()["feature_names"])
+    table = [Decision.from_dict(d) for d in store.manifest()["decision_table"]]
+    steps = [s for e in store.episodes() for s in e.steps if s.good]
     if not steps:
         return [f"{folder}: no labelled steps"]
-    x = np.array([s["features"] for s in steps], dtype=float)
-    right = np.array([s["probe_top"] in set(s["good"]) for s in steps])
-    aucs = sorted(
-        ((auc(x[:, i], right), n) for i, n in enumerate(names) if np.ptp(x[:, i]) > 0),
-        key=lambda t: -abs(t[0] - 0.5),
-    )
+    x = np.array([s.features for s in steps], dtype=float)
+    right = np.array([s.probe_top in s.good for s in steps])
+    varied = [i for i in range(len(names)) if np.ptp(x[:, i]) > 0]
+    aucs = sorted(((auc(x[:, i], right), names[i]) for i in varied), key=lambda t: -abs(t[0] - 0.5))
     lines = [
         f"{folder}: {len(steps)} labelled steps, the probe's choice good on {right.mean():.2f}",
         "  AUC per feature (strongest first): "
         + ", ".join(f"{n} {a:.2f}" for a, n in aucs)
-        + f"; constant here: {', '.join(n for i, n in enumerate(names) if np.ptp(x[:, i]) == 0)}",
+        + f"; constant here: {', '.join(n for i, n in enumerate(names) if i not in varied)}",
     ]
     conf = x[:, names.index("top1_prob")]
     cuts = np.quantile(conf, [1 / 3, 2 / 3])
     third = np.searchsorted(cuts, conf, side="right")
-    by_third = [f"{right[third == t].mean():.2f} (n={int((third == t).sum())})" for t in range(3)]
-    lines.append("  probe good by top1_prob third (low, mid, high): " + ", ".join(by_third))
+    masks = [third == t for t in range(3)]
+    lines.append(
+        f"  good-step rate by top1_prob third (cuts {cuts[0]:.2f}, {cuts[1]:.2f}; "
+        f"n = {', '.join(str(int(m.sum())) for m in masks)}), then over all steps:"
+    )
+    for decision in table:
+        good = np.array([step_outcome(s, decision)[0] for s in steps])
+        rates = ", ".join(_rate(good, m) for m in masks)
+        lines.append(f"    {decision!s:32s} {rates}; all {good.mean():.2f}")
     loops = [
-        (s["rollouts"][s["probe_top"]]["steps"][0]["repeat"], r)
+        (s.rollouts[s.probe_top].steps[0].repeat, r)
         for s, r in zip(steps, right, strict=True)
-        if s["probe_top"] in (s.get("rollouts") or {})
+        if s.probe_top in s.rollouts
     ]
     for seen in (False, True):
         sub = [r for rep, r in loops if rep == seen]

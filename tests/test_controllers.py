@@ -62,6 +62,19 @@ def test_conf_escalates_below_the_threshold():
     unsure = Features(values=(0.4, 0.1, 0.9, 0.3, 0, 0, 0, 0, -0.3))
     assert gate.decide(StepView(features=sure)) == Decision(k=1, depth=0)
     assert gate.decide(StepView(features=unsure)) == Decision(k=8, depth=1)
+    assert not gate.needs_copy
+
+
+def test_conf_can_escalate_to_a_lookahead_or_a_weighted_vote():
+    gate = make_controller("conf:threshold=0.52,low_k=0,high_k=4,high_depth=0,high_lookahead=1")
+    sure = Features(values=(0.6, 0.8, 0.1, 0.3, 0, 0, 0, 0, -0.05))
+    unsure = Features(values=(0.4, 0.1, 0.9, 0.3, 0, 0, 0, 0, -0.3))
+    assert gate.decide(StepView(features=sure)) == Decision(k=0)
+    assert gate.decide(StepView(features=unsure)) == Decision(k=4, lookahead=1)
+    assert gate.needs_copy  # the planner refuses an environment it cannot copy, up front
+    weighted = make_controller("conf:high_k=8,high_depth=0,high_vote=weighted")
+    assert weighted.decide(StepView(features=unsure)) == Decision(k=8, vote="weighted")
+    assert weighted.spec.endswith(",high_vote=weighted") and not weighted.needs_copy
 
 
 @pytest.mark.parametrize(
@@ -71,6 +84,11 @@ def test_conf_escalates_below_the_threshold():
         ("ac:threshold=0.9,max=8", AdaptiveConsistency, {"threshold": 0.9, "max": 8}),
         ("esc:window=2,max=16", EarlyStoppingSC, {"window": 2, "max": 16}),
         ("conf:threshold=0.5", ConfidenceGate, {"threshold": 0.5}),
+        (
+            "conf:threshold=0.5,low_k=0,high_k=4,high_depth=0,high_lookahead=2",
+            ConfidenceGate,
+            {"high_lookahead": 2, "high": Decision(k=4, lookahead=2)},
+        ),
     ],
 )
 def test_specs_build_the_right_controller(spec, cls, attrs_):
@@ -97,6 +115,11 @@ def test_specs_build_the_right_controller(spec, cls, attrs_):
         ("esc:max=100", "bad parameter"),
         ("ac:max=100", "bad parameter"),
         ("conf:high_k=100", "bad parameter"),
+        ("conf:high_lookahead=99", "bad parameter"),
+        (
+            "conf:high_vote=loudest",
+            r"'vote' must be in \('majority', 'weighted'\) \(got 'loudest'\)$",
+        ),
         ("ac:threshold=1.5", "bad parameter"),
     ],
 )

@@ -411,7 +411,7 @@ def test_a_fixed_behaviour_policy_takes_its_decisions_action_and_is_kept_on_resu
 
 def test_feature_signal_ranks_the_steps_the_probe_gets_right(tmp_path: Path) -> None:
     """benchmarks/feature_signal.py: AUC 1 for a feature that separates right from wrong
-    choices, 0.5 for one that does not, and the split by a rollout's repeated state."""
+    choices, 0.5 for one that does not; each decision's good-step rate; the rollout split."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -422,19 +422,18 @@ def test_feature_signal_ranks_the_steps_the_probe_gets_right(tmp_path: Path) -> 
     spec.loader.exec_module(fs)
     assert fs.auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([False, False, True, True])) == 1.0
     assert fs.auc(np.array([0.5, 0.5, 0.5, 0.5]), np.array([False, True, False, True])) == 0.5
-    names = list(FEATURE_NAMES)
-    steps = []
-    for i, right in enumerate([True, True, False, False]):
-        x = [0.0] * len(names)
-        x[names.index("top1_prob")] = 0.9 - 0.2 * i
-        top = "a" if right else "b"
-        roll = {"steps": [{"repeat": not right}]}
-        steps.append({"features": x, "probe_top": top, "good": ["a"], "rollouts": {top: roll}})
-    (tmp_path / "episodes").mkdir()
-    (tmp_path / "manifest.json").write_text(json.dumps({"feature_names": names}))
-    (tmp_path / "episodes" / "e.json").write_text(json.dumps({"steps": steps}))
+    store = TraceStore(tmp_path)
+    store.write_manifest(
+        {"feature_names": list(FEATURE_NAMES), "decision_table": [d.to_dict() for d in TABLE]}
+    )
+    ep = hand_trace()  # step 0: the probe is wrong, at top1_prob 0.4; step 1: right, at 0.9
+    s1 = attrs.evolve(ep.steps[1], features=(0.9, *ep.steps[1].features[1:]))
+    store.write(attrs.evolve(ep, steps=(ep.steps[0], s1)))
     lines = fs.report(tmp_path)
-    assert lines[0].endswith("4 labelled steps, the probe's choice good on 0.50")
-    assert "top1_prob 1.00" in lines[1]
-    assert lines[-2].endswith("not seen before: good on 1.00 (n=2)")
-    assert lines[-1].endswith("seen before: good on 0.00 (n=2)")
+    assert lines[0].endswith("2 labelled steps, the probe's choice good on 0.50")
+    assert "top1_prob 1.00, step_frac 1.00; constant here: margin," in lines[1]
+    rates = {line[:36].strip(): line[37:] for line in lines[3:-1]}
+    assert rates["k=0 depth=0"] == "0.00, -, 1.00; all 0.50"  # wrong when unsure
+    assert rates["k=1 depth=0"] == "0.00, -, 1.00; all 0.50"
+    assert rates["k=4 depth=0 lookahead=1"] == "1.00, -, 1.00; all 1.00"
+    assert lines[-1] == "  probe's choice leads to a state not seen before: good on 0.50 (n=2)"

@@ -2,8 +2,10 @@
 
 DeepConf filters or stops reasoning traces by the model's own token log-prob confidence. Here the
 confidence is the probe's: the probability the model gives its top admissible action. A confident
-step gets the cheap allotment; a step below ``threshold`` is escalated to more samples and deeper
-reasoning.
+step gets the cheap allotment; a step below ``threshold`` is escalated to more samples, deeper
+reasoning, a weighted vote or a lookahead in copies of the environment
+(``conf:threshold=0.52,low_k=0,high_k=4,high_depth=0,high_lookahead=1``: look ahead only where
+the model is unsure).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 import attrs
 
 from aip_sdk.controllers.base import StepView
+from aip_sdk.controllers.fixed import options_suffix
 from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
 
 __all__ = ["ConfidenceGate"]
@@ -26,11 +29,19 @@ class ConfidenceGate:
     low_k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
     high_k: int = attrs.field(default=8, validator=count_validators(1, MAX_K))
     high_depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
+    high_vote: str = "majority"
+    high_lookahead: int = 0
     name: str = attrs.field(default="conf", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
-    needs_copy: bool = attrs.field(default=False, init=False)
     needs_labels: bool = attrs.field(default=False, init=False)
     bound: bool = attrs.field(default=False, init=False)
+    high: Decision = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Decision validates the escalated options (vote names, lookahead range).
+        self.high = Decision(
+            k=self.high_k, depth=self.high_depth, vote=self.high_vote, lookahead=self.high_lookahead
+        )
 
     @threshold.validator
     def _check(self, _: attrs.Attribute[float], value: float) -> None:
@@ -38,16 +49,20 @@ class ConfidenceGate:
             raise ValueError(f"threshold={value!r} must lie in [0, 1]")
 
     @property
+    def needs_copy(self) -> bool:
+        return self.high.lookahead > 0
+
+    @property
     def spec(self) -> str:
         return (
             f"conf:threshold={self.threshold},low_k={self.low_k},high_k={self.high_k},"
-            f"high_depth={self.high_depth}"
+            f"high_depth={self.high_depth}" + options_suffix(self.high).replace(",", ",high_")
         )
 
     def decide(self, view: StepView) -> Decision:
         if view.features is not None and view.features.top1_prob >= self.threshold:
             return Decision(k=self.low_k, depth=0)
-        return Decision(k=self.high_k, depth=self.high_depth)
+        return self.high
 
     def more(self, answers: Sequence[str]) -> int:
         return 0

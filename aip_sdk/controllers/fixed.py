@@ -9,10 +9,10 @@ import attrs
 from aip_sdk.controllers.base import StepView
 from aip_sdk.decision import MAX_DEPTH, MAX_K, Decision, count_validators
 
-__all__ = ["FixedController", "SelfConsistency"]
+__all__ = ["FixedController", "SelfConsistency", "options_suffix"]
 
 
-def _options(d: Decision) -> str:
+def options_suffix(d: Decision) -> str:
     """The spec suffix of a decision's options beyond k and depth (empty at their defaults)."""
     parts = []
     if d.vote != "majority":
@@ -63,7 +63,7 @@ class FixedController:
 
     @property
     def spec(self) -> str:
-        return f"{self.name}:k={self.k},depth={self.depth}{_options(self.decision)}"
+        return f"{self.name}:k={self.k},depth={self.depth}{options_suffix(self.decision)}"
 
     def decide(self, view: StepView) -> Decision:
         return self.decision
