@@ -23,7 +23,8 @@ __all__ = ["ConfidenceGate"]
 
 @attrs.define
 class ConfidenceGate:
-    """Escalate ``k`` and ``depth`` when the probe's top-1 probability is below ``threshold``."""
+    """Escalate from ``low_k`` samples to the ``high`` decision (``high_k``, ``high_depth``,
+    ``high_vote``, ``high_lookahead``) when the probe's top-1 probability is below ``threshold``."""
 
     threshold: float = attrs.field(default=0.6)
     low_k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
@@ -56,6 +57,7 @@ class ConfidenceGate:
     def spec(self) -> str:
         return (
             f"conf:threshold={self.threshold},low_k={self.low_k},high_k={self.high_k},"
+            # the escalated decision's options beyond k and depth, each under its high_ name
             f"high_depth={self.high_depth}" + options_suffix(self.high).replace(",", ",high_")
         )
 
