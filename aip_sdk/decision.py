@@ -49,6 +49,11 @@ def count_validators(low: int, high: int) -> list[Any]:
     return [whole, attrs.validators.ge(low), attrs.validators.le(high)]
 
 
+def _check_vote(_: object, __: attrs.Attribute[str], value: str) -> None:
+    if value not in VOTES:
+        raise ValueError(f"'vote' must be in {VOTES!r} (got {value!r})")
+
+
 def _check_temperature(_: object, __: attrs.Attribute[float | None], value: float | None) -> None:
     if value is not None and not 0.0 <= value <= 5.0:
         raise ValueError(f"temperature={value!r} must lie in [0, 5]")
@@ -73,7 +78,7 @@ class Decision:
 
     k: int = attrs.field(validator=count_validators(0, MAX_K))
     depth: int = attrs.field(default=0, validator=count_validators(0, MAX_DEPTH))
-    vote: str = attrs.field(default="majority", validator=attrs.validators.in_(VOTES))
+    vote: str = attrs.field(default="majority", validator=_check_vote)
     lookahead: int = attrs.field(default=0, validator=count_validators(0, MAX_LOOKAHEAD))
     temperature: float | None = attrs.field(default=None, validator=_check_temperature)
 

@@ -65,8 +65,7 @@ def sweep_curves(
         if (swept := _swept(r["strategy"])) is not None:
             sweeps.setdefault(swept[0], {})[swept[1]] = (r["tokens"], r["success"], swept[1])
     learned = next((r for r in rows if r["strategy"] == "learned"), None)
-    twin = _twin(shipped, sweeps) if learned is not None and shipped is not None else None
-    if learned is not None and twin is not None:
+    if learned is not None and shipped is not None and (twin := _twin(shipped, sweeps)):
         family, beta = twin
         sweeps[family].setdefault(beta, (learned["tokens"], learned["success"], beta))
     return sorted((f, sorted(p.values())) for f, p in sweeps.items() if len(p) > 1)

@@ -75,6 +75,4 @@ def make_controller(spec: str | Controller) -> Controller:
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
-        # attrs' validators put (message, attribute, ...) in args: show the message only.
-        why = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-        raise ConfigError(f"strategy spec {spec!r} has a bad parameter: {why}") from exc
+        raise ConfigError(f"strategy spec {spec!r} has a bad parameter: {exc}") from exc
