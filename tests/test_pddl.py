@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from aip_sdk import ConfigError, DataError
+from aip_sdk.envs.planbench import SHORT_PLAN
 from aip_sdk.envs.suite import load_suite
 
 
@@ -48,6 +49,23 @@ def test_the_shorthand_and_the_cli_name_the_same_suite(logistics):
         load_suite("pddl", domain="nosuch").tasks()
     with pytest.raises(ConfigError, match="--domain is for --suite pddl"):
         load_suite("grid", domain="logistics")
+
+
+def test_the_short_split_keeps_the_plans_of_blocksworlds_horizon(logistics):
+    short = logistics.tasks("short")
+    lengths = [int(t.difficulty.removeprefix("opt-")) for t in short]
+    basic = {t.task_id: t.difficulty for t in logistics.tasks()}
+    # 52 of the 285 instances have an optimal plan of 3-12 steps (the rest run to 48)
+    assert len(short) == 52 and min(lengths) == 3 and max(lengths) == SHORT_PLAN == 12
+    assert all(basic[t.task_id] == t.difficulty and t.split == "short" for t in short)
+    env = logistics.make(short[0].task_id, "short")
+    assert env.reset()[1]["optimal_steps"] == lengths[0]
+    long_id = next(tid for tid, d in basic.items() if d == "opt-35")
+    with pytest.raises(
+        ConfigError, match=f"instance '{long_id}' is not in split 'short'.*35 steps"
+    ):
+        logistics.make(long_id, "short")
+    assert logistics.make(long_id).max_steps == 105  # why: three times the optimal plan
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from aip_sdk.envs.pddl import Atom, Domain, GroundAction, Problem, parse_domain,
 from aip_sdk.envs.suite import Task, check_split
 from aip_sdk.errors import ConfigError, DataError
 
-__all__ = ["PddlEnv", "PddlSuite", "Phrasing", "good_first_actions"]
+__all__ = ["SHORT_PLAN", "PddlEnv", "PddlSuite", "Phrasing", "good_first_actions"]
 
 BFS_LIMIT = 300_000
 
@@ -332,9 +332,23 @@ def _check_objects(problem: Problem, source: str) -> None:
             )
 
 
+SHORT_PLAN = 12
+"""The longest optimal plan in a PDDL suite's ``short`` split."""
+
+
+def _plan_length(plan: str) -> int:
+    return len([ln for ln in plan.splitlines() if ln.strip()])
+
+
 @attrs.define
 class PddlSuite:
-    """A PlanBench domain as a suite (one split, ``basic``: PlanBench's instance set).
+    """A PlanBench domain as a suite.
+
+    Two splits: ``basic``, PlanBench's instance set, and ``short``, its instances whose optimal
+    plan has at most :data:`SHORT_PLAN` steps. ``short`` is the horizon of PlanBench's 4-5-block
+    Blocksworld set (all but 2 of its 499 plans), where the controllers were trained; use it to
+    test a new domain without also testing a longer horizon (Logistics plans run to 48 steps,
+    and an episode may take three times its optimal plan's steps).
 
     Args:
         domain: the domain's name (``configs/<domain>.yaml`` under the data root).
@@ -353,7 +367,7 @@ class PddlSuite:
 
     @property
     def splits(self) -> tuple[str, ...]:
-        return ("basic",)
+        return ("basic", "short")
 
     @cached_property
     def root(self) -> Path:
@@ -419,7 +433,9 @@ class PddlSuite:
             tid = path.stem.split("-", 1)[1]
             if tid not in plans:  # PlanBench publishes no plan for a few instances
                 continue
-            length = len([ln for ln in plans[tid].splitlines() if ln.strip()])
+            length = _plan_length(plans[tid])
+            if split == "short" and length > SHORT_PLAN:
+                continue
             out.append(Task(suite=self.name, task_id=tid, split=split, difficulty=f"opt-{length}"))
         return sorted(out, key=lambda t: int(t.task_id) if t.task_id.isdigit() else t.task_id)
 
@@ -468,9 +484,14 @@ class PddlSuite:
         phrasing = self.phrasing(split)
         phrasing.check(self.pddl_domain, problem, str(path))
         plans = self._plans(split)
-        optimal = None
-        if task_id in plans:
-            optimal = len([ln for ln in plans[task_id].splitlines() if ln.strip()])
+        optimal = _plan_length(plans[task_id]) if task_id in plans else None
+        if split == "short" and (optimal is None or optimal > SHORT_PLAN):
+            raise ConfigError(
+                f"{self.domain} instance {task_id!r} is not in split 'short' (its optimal plan "
+                f"has {optimal if optimal is not None else 'no known'} steps, the split at most "
+                f"{SHORT_PLAN}); use --split basic, or list the short ones with 'aip-sdk tasks "
+                f"--suite pddl --domain {self.domain} --split short'"
+            )
         return PddlEnv(
             self.pddl_domain, problem, phrasing, optimal_steps=optimal, task_id=task_id, **options
         )
