@@ -53,6 +53,77 @@ def _fixed_decision(spec: str) -> Decision:
     return ctrl.decision
 
 
+def _stack(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click options as one decorator, for the options commands share."""
+
+    def apply(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
+def _suite_options(suite_help: str, *, required: bool = False) -> Callable[[F], F]:
+    """``--suite --data --domain --split``: which tasks a command reads (plan, tasks, bench,
+    collect)."""
+    suite = (
+        click.option("--suite", required=True, help=suite_help)
+        if required
+        else click.option("--suite", default="blocksworld", show_default=True, help=suite_help)
+    )
+    return _stack(
+        suite,
+        click.option(
+            "--data",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="The suite's data folder (default: its folder in $AIP_SDK_DATA, ../shared/data).",
+        ),
+        click.option(
+            "--domain", default=None, help="PlanBench domain for --suite pddl (e.g. logistics)."
+        ),
+        click.option(
+            "--split", default=None, help="Split (default: the suite's evaluation split)."
+        ),
+    )
+
+
+_MODEL_OPTIONS = _stack(
+    click.option(
+        "--model",
+        type=click.Path(),
+        envvar="AIP_SDK_MODEL",
+        default=None,
+        help="A catalogue name ('aip-sdk models'), a GGUF file, or a converted ONNX folder for "
+        "--backend onnx (default: the embedded SmolLM2-135M-Instruct).",
+    ),
+    click.option(
+        "--backend",
+        "backend_name",
+        default="auto",
+        show_default=True,
+        help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
+    ),
+)
+
+_EXECUTOR_OPTIONS = _stack(
+    click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where the episodes run: here, or on Ray (one backend per worker).",
+    ),
+    click.option(
+        "--ray-address", default=None, help="A Ray cluster to join (default: a local one)."
+    ),
+    click.option(
+        "--workers", type=click.IntRange(1), default=None, help="Ray workers (default: CPUs)."
+    ),
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aip-sdk")
 def main() -> None:
@@ -63,30 +134,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--suite", default="blocksworld", show_default=True, help="Suite to draw the task from."
-)
-@click.option(
-    "--data", type=click.Path(file_okay=False), default=None, help="The suite's data folder."
-)
-@click.option("--domain", default=None, help="PlanBench domain for --suite pddl (e.g. logistics).")
-@click.option("--split", default=None, help="Instance set within the suite (default: the suite's).")
+@_suite_options("Suite to draw the task from.")
 @click.option("--task", "task_id", default=None, help="Task id (default: the split's first task).")
-@click.option(
-    "--model",
-    type=click.Path(),
-    envvar="AIP_SDK_MODEL",
-    default=None,
-    help="GGUF file, or a converted ONNX folder for --backend onnx "
-    "(default: the embedded SmolLM2-135M-Instruct).",
-)
-@click.option(
-    "--backend",
-    "backend_name",
-    default="auto",
-    show_default=True,
-    help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
-)
+@_MODEL_OPTIONS
 @click.option("--controller", default=None, help="Strategy spec, e.g. 'ac:threshold=0.95'.")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
@@ -286,10 +336,7 @@ def convert(model: str, target: str, out: str, weights: str, numerics: str, forc
 
 
 @main.command()
-@click.option("--suite", default="blocksworld", show_default=True)
-@click.option("--data", type=click.Path(file_okay=False), default=None)
-@click.option("--domain", default=None, help="PlanBench domain for --suite pddl.")
-@click.option("--split", default=None)
+@_suite_options("Suite to list.")
 @_fail_cleanly
 def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -> None:
     """List a suite's tasks with their difficulty labels."""
@@ -300,10 +347,7 @@ def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -
 
 
 @main.command()
-@click.option("--suite", required=True, help="Suite to run.")
-@click.option("--data", type=click.Path(file_okay=False), default=None)
-@click.option("--domain", default=None, help="PlanBench domain for --suite pddl.")
-@click.option("--split", default=None, help="Split (default: the suite's evaluation split).")
+@_suite_options("Suite to run.", required=True)
 @click.option(
     "--strategy",
     "strategies",
@@ -322,14 +366,7 @@ def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -
     show_default=True,
     help="Run seeds FIRST-SEED.. (spread seeds over processes that share --out).",
 )
-@click.option("--model", type=click.Path(), envvar="AIP_SDK_MODEL", default=None)
-@click.option(
-    "--backend",
-    "backend_name",
-    default="auto",
-    show_default=True,
-    help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
-)
+@_MODEL_OPTIONS
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Step limit per episode.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True)
 @click.option(
@@ -338,17 +375,7 @@ def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -
     multiple=True,
     help="A bench folder whose episodes (same strategy, seed and task) are copied, not re-run.",
 )
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where the episodes run: here, or on Ray (one backend per worker).",
-)
-@click.option("--ray-address", default=None, help="A Ray cluster to join (default: a local one).")
-@click.option(
-    "--workers", type=click.IntRange(1), default=None, help="Ray workers (default: CPUs)."
-)
+@_EXECUTOR_OPTIONS
 @_fail_cleanly
 def bench(
     suite: str,
@@ -431,20 +458,10 @@ def bench(
 
 
 @main.command()
-@click.option("--suite", required=True, help="Suite to collect on.")
-@click.option("--data", type=click.Path(file_okay=False), default=None)
-@click.option("--domain", default=None, help="PlanBench domain for --suite pddl.")
-@click.option("--split", default=None, help="Split to sample tasks from (default: the suite's).")
+@_suite_options("Suite to collect on.", required=True)
 @click.option("--episodes", type=click.IntRange(1), required=True, help="Tasks to record.")
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Trace folder.")
-@click.option("--model", type=click.Path(), envvar="AIP_SDK_MODEL", default=None)
-@click.option(
-    "--backend",
-    "backend_name",
-    default="auto",
-    show_default=True,
-    help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
-)
+@_MODEL_OPTIONS
 @click.option("--max-steps", type=click.IntRange(1), default=15, show_default=True)
 @click.option(
     "--pool",
@@ -475,17 +492,7 @@ def bench(
     "table), e.g. fixed:k=1 to visit the states where one sample per step loops.",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where the episodes run: here, or on Ray (one backend per worker).",
-)
-@click.option("--ray-address", default=None, help="A Ray cluster to join (default: a local one).")
-@click.option(
-    "--workers", type=click.IntRange(1), default=None, help="Ray workers (default: CPUs)."
-)
+@_EXECUTOR_OPTIONS
 @_fail_cleanly
 def collect(
     suite: str,
