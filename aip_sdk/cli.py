@@ -84,7 +84,7 @@ def _suite_options(suite_help: str, *, required: bool = False) -> Callable[[F], 
             "--domain", default=None, help="PlanBench domain for --suite pddl (e.g. logistics)."
         ),
         click.option(
-            "--split", default=None, help="Split (default: the suite's evaluation split)."
+            "--split", default=None, help="Split (default: the suite's first in docs/suites.md)."
         ),
     )
 
