@@ -7,14 +7,19 @@
 # a run stopped part-way still compares like with like. Order: what the controller's claims rest
 # on first (qwen2.5-coder-0.5b on grid and Blocksworld), then the other suites and Logistics (the
 # unseen domain), then the costly strategies on a subset, then qwen2.5-coder-1.5b.
+#   DRY_RUN=1 bash scripts/results.sh   prints the commands instead of running them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ -n "${DRY_RUN:-}" ]]; then
+  aip-sdk() { echo "aip-sdk $*"; }
+  python3() { echo "python3 $*"; }
+fi
 TASKS=${1:-10}
 SEEDS=${2:-3}
 Q05=qwen2.5-coder-0.5b-instruct
 Q15=qwen2.5-coder-1.5b-instruct
 for m in $Q05 $Q15; do aip-sdk models pull "$m"; done
-RAY=(--executor ray --workers "$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')")
+RAY=(--executor ray --workers "$(nproc)")  # one worker per CPU this process may use
 
 # Strategies under 4x the tokens of fixed:k=1 (measured in docs/headroom.md): every task x seed.
 # Adaptive- and Early-Stopping Self-Consistency vote over sampled actions here (depth=0, as the
@@ -32,9 +37,11 @@ CHEAP_NOCOPY=(--strategy fixed:k=0 --strategy fixed:k=1 --strategy fixed:k=4
 COSTLY=(--strategy fixed:k=4,lookahead=2 --strategy fixed:k=1,depth=1 --strategy sc:k=8
         --strategy ac --strategy esc --strategy oracle)
 
+OUTS=()  # the folders this script writes: the page reads these, not older ones beside them
 bench() {  # bench MODEL DIR ARGS...
   local model=$1 dir=$2
   shift 2
+  OUTS+=("runs/bench/$dir")
   aip-sdk bench --model "$model" --seeds "$SEEDS" "${RAY[@]}" --out "runs/bench/$dir" "$@"
 }
 # 1. qwen2.5-coder-0.5b: the controller's claims (held-out grid seeds, PlanBench 4-5 blocks).
@@ -59,5 +66,6 @@ for spec in "grid|--suite grid --split test" "blocksworld|--suite blocksworld --
   SEEDS=2 bench $Q15 "q15-${spec%%|*}" ${spec#*|} --episodes "$TASKS" "${CHEAP[@]}" \
     --strategy fixed:k=8 --strategy oracle
 done
-python3 scripts/results_page.py runs/bench/q05-* runs/bench/q15-* --unseen q05-logistics-short \
-  --unseen q15-logistics-short --out docs/results.md
+python3 scripts/results_page.py "${OUTS[@]}" --unseen q05-logistics-short \
+  --unseen q15-logistics-short --note docs/notes/results-status.md \
+  --command "bash scripts/results.sh $TASKS $SEEDS" --out docs/results.md

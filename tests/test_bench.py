@@ -235,3 +235,38 @@ def test_more_ray_workers_than_cpus_runs_on_the_cpus_there_are_instead_of_hangin
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["2", "True"]
+
+
+def test_the_results_script_runs_valid_benches_and_its_page_reads_exactly_their_folders():
+    """scripts/results.sh takes machine-days: check its commands parse before anyone runs it."""
+    from aip_sdk.cli import bench
+    from aip_sdk.controllers import make_controller
+    from aip_sdk.envs.suite import load_suite
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        ["bash", "scripts/results.sh", "10", "3"],
+        cwd=root,
+        env={**os.environ, "DRY_RUN": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    benches = [line.split()[2:] for line in out if line.startswith("aip-sdk bench ")]
+    page = [line.split()[2:] for line in out if line.startswith("python3 scripts/results_page.py")]
+    assert len(benches) == 10 and len(page) == 1
+    outs = []
+    for args in benches:
+        params = bench.make_context("bench", list(args)).params  # click checks every option
+        for spec in params["strategies"]:
+            make_controller(spec)
+        suite = load_suite(params["suite"], domain=params["domain"])
+        assert params["split"] in suite.splits, (params["suite"], params["split"])
+        if params["suite"] == "pddl":  # the unseen domain on Blocksworld's horizon
+            assert params["split"] == "short"
+        outs.append(params["out"])
+    assert len(set(outs)) == len(outs)
+    read = [a for a in page[0] if a.startswith("runs/bench/")]
+    assert read == outs  # the page reads what the script wrote, not stale folders beside them
+    unseen = [page[0][i + 1] for i, a in enumerate(page[0]) if a == "--unseen"]
+    assert unseen and {f"runs/bench/{u}" for u in unseen} <= set(outs)
