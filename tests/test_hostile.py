@@ -194,6 +194,10 @@ def _wait_for(pred, timeout=60.0):
     return False
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 BENCH = ["bench", "--backend", "slow", "--suite", "blocksworld", "--split", "basic_3",
          "--episodes", "6", "--strategy", "fixed:k=1", "--strategy", "fixed:k=2",
          "--max-steps", "8"]  # fmt: skip
@@ -206,8 +210,11 @@ COLLECT = ["collect", "--backend", "slow", "--suite", "blocksworld", "--split", 
 def test_an_interrupted_run_keeps_what_it_finished_and_resumes(tmp_path, sig, kind):
     out = tmp_path / "run"
     args = [*(BENCH if kind == "bench" else COLLECT), "--out", str(out)]
+    # A shell's background job (`pytest &`) ignores SIGINT and a child inherits that: start the
+    # run with the default handler, as from a terminal, so that the test does not depend on it.
     proc = subprocess.Popen([*FAKE_CLI, *args], cwd=HERE.parent, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)  # fmt: skip
     episodes = out / "episodes"
     assert _wait_for(lambda: episodes.is_dir() and len(list(episodes.glob("*.json"))) >= 2)
     proc.send_signal(sig)

@@ -340,6 +340,11 @@ def _plan_length(plan: str) -> int:
     return len([ln for ln in plan.splitlines() if ln.strip()])
 
 
+def _in_split(split: str, optimal: int | None) -> bool:
+    """Whether an instance with this optimal plan length belongs to ``split``."""
+    return split != "short" or (optimal is not None and optimal <= SHORT_PLAN)
+
+
 @attrs.define
 class PddlSuite:
     """A PlanBench domain as a suite.
@@ -434,7 +439,7 @@ class PddlSuite:
             if tid not in plans:  # PlanBench publishes no plan for a few instances
                 continue
             length = _plan_length(plans[tid])
-            if split == "short" and length > SHORT_PLAN:
+            if not _in_split(split, length):
                 continue
             out.append(Task(suite=self.name, task_id=tid, split=split, difficulty=f"opt-{length}"))
         return sorted(out, key=lambda t: int(t.task_id) if t.task_id.isdigit() else t.task_id)
@@ -485,7 +490,7 @@ class PddlSuite:
         phrasing.check(self.pddl_domain, problem, str(path))
         plans = self._plans(split)
         optimal = _plan_length(plans[task_id]) if task_id in plans else None
-        if split == "short" and (optimal is None or optimal > SHORT_PLAN):
+        if not _in_split(split, optimal):
             raise ConfigError(
                 f"{self.domain} instance {task_id!r} is not in split 'short' (its optimal plan "
                 f"has {optimal if optimal is not None else 'no known'} steps, the split at most "
