@@ -24,15 +24,12 @@ RAY=(--executor ray --workers "$(nproc)")  # one worker per CPU this process may
 # Strategies under 4x the tokens of fixed:k=1 (measured in docs/headroom.md): every task x seed.
 # Adaptive- and Early-Stopping Self-Consistency vote over sampled actions here (depth=0, as the
 # controller's votes do); with their papers' reasoning first (depth 1) they are in COSTLY.
-CHEAP=(--strategy fixed:k=0 --strategy fixed:k=1 --strategy fixed:k=4
-       --strategy fixed:k=4,vote=weighted --strategy fixed:k=4,lookahead=1
-       --strategy conf:threshold=0.6,low_k=0,high_k=4,high_depth=0 --strategy learned
-       --strategy ac:depth=0 --strategy esc:depth=0)
-# MiniWoB++ runs in a live browser that cannot be copied: no lookahead there.
+# MiniWoB++ runs in a live browser that cannot be copied: no lookahead there (CHEAP_NOCOPY).
 CHEAP_NOCOPY=(--strategy fixed:k=0 --strategy fixed:k=1 --strategy fixed:k=4
               --strategy fixed:k=4,vote=weighted
               --strategy conf:threshold=0.6,low_k=0,high_k=4,high_depth=0 --strategy learned
               --strategy ac:depth=0 --strategy esc:depth=0)
+CHEAP=("${CHEAP_NOCOPY[@]}" --strategy fixed:k=4,lookahead=1)
 # Dearer: on seed 0 of every task (the same tasks come first in every folder).
 COSTLY=(--strategy fixed:k=4,lookahead=2 --strategy fixed:k=1,depth=1 --strategy sc:k=8
         --strategy ac --strategy esc --strategy oracle)
