@@ -351,7 +351,7 @@ class PddlSuite:
 
     Two splits: ``basic``, PlanBench's instance set, and ``short``, its instances whose optimal
     plan has at most :data:`SHORT_PLAN` steps. ``short`` is the horizon of PlanBench's 4-5-block
-    Blocksworld set (all but 2 of its 499 plans), where the controllers were trained; use it to
+    Blocksworld set (all but 2 of its 500 plans), where the controllers were trained; use it to
     test a new domain without also testing a longer horizon (Logistics plans run to 48 steps,
     and an episode may take three times its optimal plan's steps).
 
