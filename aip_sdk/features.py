@@ -133,6 +133,11 @@ class Features:
     def top1_prob(self) -> float:
         return self.values[0]
 
+    @property
+    def repeats(self) -> float:
+        """Times the current state was seen before in the episode / 3 (0: a new state)."""
+        return self.values[FEATURE_NAMES.index("repeats")] if len(self.values) > 10 else 0.0
+
     @classmethod
     def compute(cls, probe: Probe | None, context: StepContext) -> Features:
         """Build the features of a step from its probe and the episode's step context."""

@@ -77,6 +77,20 @@ def test_conf_can_escalate_to_a_lookahead_or_a_weighted_vote():
     assert weighted.spec.endswith(",high_vote=weighted") and not weighted.needs_copy
 
 
+def test_conf_with_loop_escalates_where_the_state_was_seen_before():
+    gate = make_controller("conf:threshold=0,low_k=0,high_k=4,high_depth=0,high_lookahead=1,loop=1")
+    base = [0.9, 0.8, 0.1, 0.3, 0.2, 0, 0, 0, -0.05, 0, 0, 0, 0, 1]
+    fresh = Features(values=tuple(base))
+    base[10] = 1 / 3  # the current state was seen once before: a loop
+    looping = Features(values=tuple(base))
+    assert gate.decide(StepView(features=fresh)) == Decision(k=0)
+    assert gate.decide(StepView(features=looping)) == Decision(k=4, lookahead=1)
+    # without loop=1 the same gate ignores the repeat
+    plain = make_controller("conf:threshold=0,low_k=0,high_k=4,high_depth=0,high_lookahead=1")
+    assert plain.decide(StepView(features=looping)) == Decision(k=0)
+    assert gate.spec.endswith(",high_lookahead=1,loop=1") and "loop" not in plain.spec
+
+
 @pytest.mark.parametrize(
     ("spec", "cls", "attrs_"),
     [
@@ -89,6 +103,7 @@ def test_conf_can_escalate_to_a_lookahead_or_a_weighted_vote():
             ConfidenceGate,
             {"high_lookahead": 2, "high": Decision(k=4, lookahead=2)},
         ),
+        ("conf:threshold=0,low_k=0,high_k=4,high_depth=0,loop=1", ConfidenceGate, {"loop": 1}),
     ],
 )
 def test_specs_build_the_right_controller(spec, cls, attrs_):
@@ -116,6 +131,7 @@ def test_specs_build_the_right_controller(spec, cls, attrs_):
         ("ac:max=100", "bad parameter"),
         ("conf:high_k=100", "bad parameter"),
         ("conf:high_lookahead=99", "bad parameter"),
+        ("conf:loop=2", "bad parameter"),
         (
             "conf:high_vote=loudest",
             r"'vote' must be in \('majority', 'weighted'\) \(got 'loudest'\)$",

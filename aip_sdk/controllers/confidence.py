@@ -6,6 +6,12 @@ step gets the cheap allotment; a step below ``threshold`` is escalated to more s
 reasoning, a weighted vote or a lookahead in copies of the environment
 (``conf:threshold=0.52,low_k=0,high_k=4,high_depth=0,high_lookahead=1``: look ahead only where
 the model is unsure).
+
+``loop=1`` escalates also where the episode is going round in circles: the current state was
+seen before in the episode (the ``repeats`` feature). A greedy planner that loops repeats its
+choice at the same state, so the cheap allotment there is the one that already failed; with
+``threshold=0`` the gate escalates only there
+(``conf:threshold=0,low_k=0,high_k=4,high_depth=0,high_lookahead=1,loop=1``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ __all__ = ["ConfidenceGate"]
 @attrs.define
 class ConfidenceGate:
     """Escalate from ``low_k`` samples to the ``high`` decision (``high_k``, ``high_depth``,
-    ``high_vote``, ``high_lookahead``) when the probe's top-1 probability is below ``threshold``."""
+    ``high_vote``, ``high_lookahead``) when the probe's top-1 probability is below ``threshold``
+    or, with ``loop=1``, when the current state was seen before in the episode."""
 
     threshold: float = attrs.field(default=0.6)
     low_k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
@@ -32,6 +39,7 @@ class ConfidenceGate:
     high_depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
     high_vote: str = "majority"
     high_lookahead: int = 0
+    loop: int = attrs.field(default=0, validator=attrs.validators.in_((0, 1)))
     name: str = attrs.field(default="conf", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
     needs_labels: bool = attrs.field(default=False, init=False)
@@ -58,13 +66,16 @@ class ConfidenceGate:
         return (
             f"conf:threshold={self.threshold},low_k={self.low_k},high_k={self.high_k},"
             # the escalated decision's options beyond k and depth, each under its high_ name
-            f"high_depth={self.high_depth}" + options_suffix(self.high).replace(",", ",high_")
+            f"high_depth={self.high_depth}"
+            + options_suffix(self.high).replace(",", ",high_")
+            + (",loop=1" if self.loop else "")
         )
 
     def decide(self, view: StepView) -> Decision:
-        if view.features is not None and view.features.top1_prob >= self.threshold:
-            return Decision(k=self.low_k, depth=0)
-        return self.high
+        f = view.features
+        if f is None or f.top1_prob < self.threshold or (self.loop and f.repeats > 0):
+            return self.high
+        return Decision(k=self.low_k, depth=0)
 
     def more(self, answers: Sequence[str]) -> int:
         return 0
