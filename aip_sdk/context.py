@@ -54,6 +54,10 @@ class StepContext:
         states: how many times each state has been seen (the current one included).
         state: the current state's key (``info["state"]``, else the observation text).
         copyable: the environment can be copied (decisions may look ahead).
+        best_progress: the highest ``info["goal_progress"]`` seen in the episode (``None``
+            where the suite does not report it).
+        since_progress: steps since ``best_progress`` last rose (0 where it is not reported):
+            how long the episode has been stalled.
     """
 
     limit: int
@@ -68,6 +72,8 @@ class StepContext:
     states: Counter[str] = attrs.field(factory=Counter)
     state: str = ""
     copyable: bool = False
+    best_progress: float | None = None
+    since_progress: int = 0
     _trail: list[str] = attrs.field(factory=list, repr=False)
 
     @classmethod
@@ -91,6 +97,8 @@ class StepContext:
             ctx.state = _state(obs, info)
             ctx.states[ctx.state] += 1
             ctx._trail.append(ctx.state)
+        if info is not None and info.get("goal_progress") is not None:
+            ctx.best_progress = float(info["goal_progress"])
         return ctx
 
     @property
@@ -127,3 +135,11 @@ class StepContext:
         self.state = new
         self.states[new] += 1
         self._trail.append(new)
+        progress = info.get("goal_progress")
+        if progress is None:
+            return
+        if self.best_progress is None or float(progress) > self.best_progress:
+            self.best_progress = float(progress)
+            self.since_progress = 0
+        else:
+            self.since_progress += 1

@@ -104,6 +104,7 @@ def test_conf_with_loop_escalates_where_the_state_was_seen_before():
             {"high_lookahead": 2, "high": Decision(k=4, lookahead=2)},
         ),
         ("conf:threshold=0,low_k=0,high_k=4,high_depth=0,loop=1", ConfidenceGate, {"loop": 1}),
+        ("conf:threshold=0,low_k=1,high_k=4,high_depth=0,stall=3", ConfidenceGate, {"stall": 3}),
     ],
 )
 def test_specs_build_the_right_controller(spec, cls, attrs_):
@@ -132,6 +133,7 @@ def test_specs_build_the_right_controller(spec, cls, attrs_):
         ("conf:high_k=100", "bad parameter"),
         ("conf:high_lookahead=99", "bad parameter"),
         ("conf:loop=2", "bad parameter"),
+        ("conf:stall=-1", "bad parameter"),
         (
             "conf:high_vote=loudest",
             r"'vote' must be in \('majority', 'weighted'\) \(got 'loudest'\)$",

@@ -157,6 +157,40 @@ def test_step_context_counts_what_features_read():
     )
 
 
+def test_step_context_counts_steps_without_new_goal_progress():
+    ctx = StepContext.start({"text": "a"}, {"state": "A", "goal_progress": 0.2}, limit=10)
+    assert ctx.best_progress == 0.2 and ctx.since_progress == 0
+    for state, progress, stalled in (("B", 0.2, 1), ("C", 0.1, 2), ("D", 0.5, 0), ("E", 0.4, 1)):
+        ctx.advance("x", {"text": state}, {"state": state, "goal_progress": progress}, Cost())
+        assert ctx.since_progress == stalled
+    assert ctx.best_progress == 0.5
+    # a suite that reports no progress never looks stalled
+    quiet = StepContext.start({"text": "a"}, {"state": "A"}, limit=10)
+    quiet.advance("x", {"text": "b"}, {"state": "B"}, Cost())
+    assert quiet.best_progress is None and quiet.since_progress == 0
+
+
+def test_conf_with_stall_escalates_after_steps_without_goal_progress():
+    from aip_sdk.controllers import make_controller
+    from aip_sdk.controllers.base import StepView
+    from aip_sdk.decision import Decision
+    from aip_sdk.features import Features
+
+    gate = make_controller(
+        "conf:threshold=0,low_k=0,high_k=4,high_depth=0,high_lookahead=1,stall=2"
+    )
+    assert gate.spec.endswith(",high_lookahead=1,stall=2")
+    sure = Features(values=(0.9, 0.8, 0.1, 0.3, 0, 0, 0, 0, -0.05))
+    ctx = StepContext.start({"text": "a"}, {"state": "A", "goal_progress": 0.5}, limit=10)
+    decided = []
+    for state in "BCD":  # three steps that get no nearer the goal
+        decided.append(gate.decide(StepView(features=sure, context=ctx)))
+        ctx.advance("x", {"text": state}, {"state": state, "goal_progress": 0.5}, Cost())
+    decided.append(gate.decide(StepView(features=sure, context=ctx)))
+    look = Decision(k=4, lookahead=1)
+    assert decided == [Decision(k=0), Decision(k=0), look, look]
+
+
 # -- the real default model -------------------------------------------------------------------
 
 

@@ -12,6 +12,10 @@ seen before in the episode (the ``repeats`` feature). A greedy planner that loop
 choice at the same state, so the cheap allotment there is the one that already failed; with
 ``threshold=0`` the gate escalates only there
 (``conf:threshold=0,low_k=0,high_k=4,high_depth=0,high_lookahead=1,loop=1``).
+
+``stall=N`` escalates where the episode has gone ``N`` steps without reaching a new best
+``goal_progress`` (the share of the goal the environment reports: grid's distance to the goal,
+a PDDL goal's conditions met); it never fires in a suite that does not report progress.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ __all__ = ["ConfidenceGate"]
 class ConfidenceGate:
     """Escalate from ``low_k`` samples to the ``high`` decision (``high_k``, ``high_depth``,
     ``high_vote``, ``high_lookahead``) when the probe's top-1 probability is below ``threshold``
-    or, with ``loop=1``, when the current state was seen before in the episode."""
+    or, with ``loop=1``, when the current state was seen before in the episode, or, with
+    ``stall=N``, when the episode has gone ``N`` steps without new goal progress."""
 
     threshold: float = attrs.field(default=0.6)
     low_k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
@@ -40,6 +45,7 @@ class ConfidenceGate:
     high_vote: str = "majority"
     high_lookahead: int = 0
     loop: int = attrs.field(default=0, validator=attrs.validators.in_((0, 1)))
+    stall: int = attrs.field(default=0, validator=count_validators(0, 64))
     name: str = attrs.field(default="conf", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
     needs_labels: bool = attrs.field(default=False, init=False)
@@ -69,11 +75,17 @@ class ConfidenceGate:
             f"high_depth={self.high_depth}"
             + options_suffix(self.high).replace(",", ",high_")
             + (",loop=1" if self.loop else "")
+            + (f",stall={self.stall}" if self.stall else "")
         )
 
     def decide(self, view: StepView) -> Decision:
-        f = view.features
-        if f is None or f.top1_prob < self.threshold or (self.loop and f.repeats > 0):
+        f, ctx = view.features, view.context
+        if (
+            f is None
+            or f.top1_prob < self.threshold
+            or (self.loop and f.repeats > 0)
+            or (self.stall and ctx is not None and ctx.since_progress >= self.stall)
+        ):
             return self.high
         return Decision(k=self.low_k, depth=0)
 
