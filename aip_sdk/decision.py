@@ -3,8 +3,9 @@
 A :class:`Decision` allots ``k`` samples (0 = take the probe's top action, no sampling) at
 reasoning ``depth``, aggregates them by a plain majority or a likelihood-weighted ``vote``, and
 may look ``lookahead`` steps ahead in copies of the environment to choose among the distinct
-candidates. The decision table (every decision a learned controller can pick, by index) is data:
-it is written into a learned controller's metadata and read back from it.
+candidates, or only ``peek`` at what each candidate does there (no model call). The decision
+table (every decision a learned controller can pick, by index) is data: it is written into a
+learned controller's metadata and read back from it.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Decision:
         lookahead: ``h`` > 0 tries each distinct candidate in a copy of the environment and
             continues it ``h`` steps with the cheapest policy; the candidate whose continuation
             the environment rates best is taken. Needs an environment that can be copied.
+        peek: 1 tries each distinct candidate in a copy of the environment and takes the one
+            whose result the environment rates best, with no rollout (a lookahead of horizon
+            0: it costs no model call beyond the samples). Exclusive with ``lookahead``.
         temperature: sampling temperature of the candidates (``None``: the Planner's).
     """
 
@@ -80,14 +84,25 @@ class Decision:
     depth: int = attrs.field(default=0, validator=count_validators(0, MAX_DEPTH))
     vote: str = attrs.field(default="majority", validator=_check_vote)
     lookahead: int = attrs.field(default=0, validator=count_validators(0, MAX_LOOKAHEAD))
+    peek: int = attrs.field(default=0, validator=count_validators(0, 1))
     temperature: float | None = attrs.field(default=None, validator=_check_temperature)
 
     def __attrs_post_init__(self) -> None:
-        if self.k == 0 and (self.depth or self.lookahead):
+        if self.k == 0 and (self.depth or self.lookahead or self.peek):
             raise ValueError(
-                f"k=0 takes the probe's top action, so depth={self.depth} and "
-                f"lookahead={self.lookahead} must be 0"
+                f"k=0 takes the probe's top action, so depth={self.depth}, "
+                f"lookahead={self.lookahead} and peek={self.peek} must be 0"
             )
+        if self.lookahead and self.peek:
+            raise ValueError(
+                f"peek=1 is a lookahead of horizon 0: give lookahead={self.lookahead} or peek=1, "
+                "not both"
+            )
+
+    @property
+    def looks_ahead(self) -> bool:
+        """The decision tries its candidates in copies of the environment (lookahead or peek)."""
+        return bool(self.lookahead or self.peek)
 
     @property
     def uses_probe(self) -> bool:
@@ -101,6 +116,8 @@ class Decision:
             out["vote"] = self.vote
         if self.lookahead:
             out["lookahead"] = self.lookahead
+        if self.peek:
+            out["peek"] = self.peek
         if self.temperature is not None:
             out["temperature"] = self.temperature
         return out
@@ -119,6 +136,7 @@ class Decision:
                 depth=int(data.get("depth", 0)),
                 vote=str(data.get("vote", "majority")),
                 lookahead=int(data.get("lookahead", 0)),
+                peek=int(data.get("peek", 0)),
                 temperature=None if temp is None else float(temp),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -333,11 +333,11 @@ class Planner:
             action, votes = order[0], dict(Counter(c.action for c in candidates))
             if first.vote == "weighted":
                 scores = weighted_scores(candidates)
-            if first.lookahead and not can_copy(env) and not self.controller.needs_copy:
+            if first.looks_ahead and not can_copy(env) and not self.controller.needs_copy:
                 # A controller that can do without (a learned one reads the `copyable`
                 # feature) gets the vote where the environment cannot be copied.
-                first = attrs.evolve(first, lookahead=0)
-            if first.lookahead and len(order) > 1:
+                first = attrs.evolve(first, lookahead=0, peek=0)
+            if first.looks_ahead and len(order) > 1:
                 if env is None:
                     raise ConfigError(
                         f"decision '{first}' looks ahead, so act() needs env= (the environment "

@@ -98,7 +98,7 @@ class StepTrace:
         tokens += sum(s.tokens for s in head)
         order = rank(head, vote=decision.vote)
         # Without rollouts the environment could not be copied: serving falls back to the vote.
-        if not decision.lookahead or len(order) == 1 or not self.rollouts:
+        if not decision.looks_ahead or len(order) == 1 or not self.rollouts:
             return order[0], tokens
         rolls = [self.rollouts.get(a) for a in order]
         if any(r is None or not r.covers(decision.lookahead) for r in rolls):

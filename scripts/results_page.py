@@ -147,6 +147,12 @@ def main() -> None:
     )
     ap.add_argument("--note", type=Path, default=None, help="A Markdown status note (what ran).")
     ap.add_argument("--section", type=Path, action="append", default=[], help="Markdown to append.")
+    ap.add_argument("--title", default="Results", help="The page's heading.")
+    ap.add_argument(
+        "--no-claims",
+        action="store_true",
+        help="Leave out the four claims (a page of strategies without a learned controller).",
+    )
     args = ap.parse_args()
     img = args.out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
@@ -177,7 +183,7 @@ def main() -> None:
             shutil.copyfile(d / "pareto.png", target)
             body += [f"![Pareto plot for {d.name}](img/{target.name})", ""]
     out = [
-        "# Results",
+        f"# {args.title}",
         "",
         f"Produced by `{args.command}` (live episodes: the real model in the real environments; "
         "nothing here is replayed from traces). Tokens are every token the model processed: "
@@ -187,7 +193,9 @@ def main() -> None:
     ]
     if args.note is not None:
         out += [args.note.read_text().strip(), ""]
-    out += ["## The four claims", "", *claims_tables(folders, set(args.unseen)), *body]
+    if not args.no_claims:
+        out += ["## The four claims", "", *claims_tables(folders, set(args.unseen))]
+    out += body
     for section in args.section:
         out += [section.read_text(), ""]
     args.out.write_text("\n".join(out))

@@ -75,7 +75,13 @@ def test_temperature_is_a_parameter_of_the_decision():
 
 @pytest.mark.parametrize(
     "spec",
-    ["fixed:k=0", "fixed:k=4,vote=weighted", "fixed:k=4,lookahead=2", "fixed:k=2,temperature=1.2"],
+    [
+        "fixed:k=0",
+        "fixed:k=4,vote=weighted",
+        "fixed:k=4,lookahead=2",
+        "fixed:k=4,peek=1",
+        "fixed:k=2,temperature=1.2",
+    ],
 )
 def test_specs_round_trip(spec):
     ctrl = make_controller(spec)
@@ -112,6 +118,32 @@ def test_lookahead_picks_the_candidate_whose_rollout_reaches_the_goal(blocksworl
     backend = ScriptedBackend(samples=[wrong, wrong, plan[-1]])  # the vote alone picks `wrong`
     rec = Planner(backend=backend, controller="fixed:k=3,lookahead=1").act(obs, env=env)
     assert rec.votes[wrong] == 2 and rec.action == plan[-1]
+
+
+def test_peek_takes_the_candidate_that_reaches_the_goal_without_a_model_call(blocksworld):
+    env = blocksworld.make("2", "basic_3")
+    plan = blocksworld.ground_truth_plan("2", "basic_3")
+    obs, info = env.reset()
+    for action in plan[:-1]:
+        obs, *_ = env.step(action)
+    wrong = next(x for x in obs["actions"] if x != plan[-1])
+    backend = ScriptedBackend(samples=[wrong, wrong, plan[-1]])  # the vote alone picks `wrong`
+    rec = Planner(backend=backend, controller="fixed:k=3,peek=1").act(obs, env=env)
+    assert rec.votes[wrong] == 2 and rec.action == plan[-1]
+    assert len(backend.requests) == 1  # the draw only: trying a candidate costs no model call
+    assert rec.decision == Decision(k=3, peek=1) and set(rec.scores) <= {wrong, plan[-1]}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0, "peek": 1}, "k=0 takes the probe"),
+        ({"k": 2, "lookahead": 1, "peek": 1}, "not both"),
+    ],
+)
+def test_peek_refuses_what_it_cannot_combine_with(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Decision(**kwargs)
 
 
 def test_lookahead_without_an_env_is_a_clear_error():

@@ -34,9 +34,10 @@ __all__ = ["ConfidenceGate"]
 @attrs.define
 class ConfidenceGate:
     """Escalate from ``low_k`` samples to the ``high`` decision (``high_k``, ``high_depth``,
-    ``high_vote``, ``high_lookahead``) when the probe's top-1 probability is below ``threshold``
-    or, with ``loop=1``, when the current state was seen before in the episode, or, with
-    ``stall=N``, when the episode has gone ``N`` steps without new goal progress."""
+    ``high_vote``, ``high_lookahead``, ``high_peek``) when the probe's top-1 probability is
+    below ``threshold`` or, with ``loop=1``, when the current state was seen before in the
+    episode, or, with ``stall=N``, when the episode has gone ``N`` steps without new goal
+    progress."""
 
     threshold: float = attrs.field(default=0.6)
     low_k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
@@ -44,6 +45,7 @@ class ConfidenceGate:
     high_depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
     high_vote: str = "majority"
     high_lookahead: int = 0
+    high_peek: int = 0
     loop: int = attrs.field(default=0, validator=attrs.validators.in_((0, 1)))
     stall: int = attrs.field(default=0, validator=count_validators(0, 64))
     name: str = attrs.field(default="conf", init=False)
@@ -55,7 +57,11 @@ class ConfidenceGate:
     def __attrs_post_init__(self) -> None:
         # Decision validates the escalated options (vote names, lookahead range).
         self.high = Decision(
-            k=self.high_k, depth=self.high_depth, vote=self.high_vote, lookahead=self.high_lookahead
+            k=self.high_k,
+            depth=self.high_depth,
+            vote=self.high_vote,
+            lookahead=self.high_lookahead,
+            peek=self.high_peek,
         )
 
     @threshold.validator
@@ -65,7 +71,7 @@ class ConfidenceGate:
 
     @property
     def needs_copy(self) -> bool:
-        return self.high.lookahead > 0
+        return self.high.looks_ahead
 
     @property
     def spec(self) -> str:

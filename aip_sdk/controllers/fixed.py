@@ -19,6 +19,8 @@ def options_suffix(d: Decision) -> str:
         parts.append(f"vote={d.vote}")
     if d.lookahead:
         parts.append(f"lookahead={d.lookahead}")
+    if d.peek:
+        parts.append(f"peek={d.peek}")
     if d.temperature is not None:
         parts.append(f"temperature={d.temperature:g}")
     return "".join(f",{p}" for p in parts)
@@ -30,13 +32,15 @@ class FixedController:
 
     ``fixed:k=0`` acts on the probe's top action; ``vote=weighted`` weighs each candidate by its
     mean token probability; ``lookahead=h`` rates the distinct candidates by rollouts of ``h``
-    steps in copies of the environment; ``temperature`` sets the sampling temperature.
+    steps in copies of the environment (``peek=1``: by the result of each alone, no rollout);
+    ``temperature`` sets the sampling temperature.
     """
 
     k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
     depth: int = attrs.field(default=0, validator=count_validators(0, MAX_DEPTH))
     vote: str = "majority"
     lookahead: int = 0
+    peek: int = 0
     temperature: float | None = None
     name: str = attrs.field(default="fixed", init=False)
     needs_labels: bool = attrs.field(default=False, init=False)
@@ -50,6 +54,7 @@ class FixedController:
             depth=self.depth,
             vote=self.vote,
             lookahead=self.lookahead,
+            peek=self.peek,
             temperature=None if self.temperature is None else float(self.temperature),
         )
 
@@ -59,7 +64,7 @@ class FixedController:
 
     @property
     def needs_copy(self) -> bool:
-        return self.decision.lookahead > 0
+        return self.decision.looks_ahead
 
     @property
     def spec(self) -> str:

@@ -67,7 +67,7 @@ class OracleController:
             )
         copyable = view.context is not None and view.context.copyable
         for d in self.table:
-            if d.lookahead and not copyable:
+            if d.looks_ahead and not copyable:
                 continue
             if view.trial(d).action in view.labels:
                 return d
