@@ -105,6 +105,11 @@ def test_conf_with_loop_escalates_where_the_state_was_seen_before():
         ),
         ("conf:threshold=0,low_k=0,high_k=4,high_depth=0,loop=1", ConfidenceGate, {"loop": 1}),
         ("conf:threshold=0,low_k=1,high_k=4,high_depth=0,stall=3", ConfidenceGate, {"stall": 3}),
+        (
+            "conf:threshold=0,low_k=4,low_peek=1,high_k=4,high_depth=0,high_lookahead=1,stall=2",
+            ConfidenceGate,
+            {"low": Decision(k=4, peek=1), "needs_copy": True},
+        ),
     ],
 )
 def test_specs_build_the_right_controller(spec, cls, attrs_):
@@ -134,6 +139,7 @@ def test_specs_build_the_right_controller(spec, cls, attrs_):
         ("conf:high_lookahead=99", "bad parameter"),
         ("conf:loop=2", "bad parameter"),
         ("conf:stall=-1", "bad parameter"),
+        ("conf:low_k=0,low_peek=1", "bad parameter"),
         (
             "conf:high_vote=loudest",
             r"'vote' must be in \('majority', 'weighted'\) \(got 'loudest'\)$",

@@ -33,14 +33,15 @@ __all__ = ["ConfidenceGate"]
 
 @attrs.define
 class ConfidenceGate:
-    """Escalate from ``low_k`` samples to the ``high`` decision (``high_k``, ``high_depth``,
-    ``high_vote``, ``high_lookahead``, ``high_peek``) when the probe's top-1 probability is
-    below ``threshold`` or, with ``loop=1``, when the current state was seen before in the
-    episode, or, with ``stall=N``, when the episode has gone ``N`` steps without new goal
-    progress."""
+    """Escalate from ``low_k`` samples (tried in copies with ``low_peek=1``) to the ``high``
+    decision (``high_k``, ``high_depth``, ``high_vote``, ``high_lookahead``, ``high_peek``) when
+    the probe's top-1 probability is below ``threshold`` or, with ``loop=1``, when the current
+    state was seen before in the episode, or, with ``stall=N``, when the episode has gone ``N``
+    steps without new goal progress."""
 
     threshold: float = attrs.field(default=0.6)
     low_k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
+    low_peek: int = 0
     high_k: int = attrs.field(default=8, validator=count_validators(1, MAX_K))
     high_depth: int = attrs.field(default=1, validator=count_validators(0, MAX_DEPTH))
     high_vote: str = "majority"
@@ -53,9 +54,11 @@ class ConfidenceGate:
     needs_labels: bool = attrs.field(default=False, init=False)
     bound: bool = attrs.field(default=False, init=False)
     high: Decision = attrs.field(init=False)
+    low: Decision = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        # Decision validates the escalated options (vote names, lookahead range).
+        # Decision validates both allotments (vote names, lookahead range, peek with k > 0).
+        self.low = Decision(k=self.low_k, depth=0, peek=self.low_peek)
         self.high = Decision(
             k=self.high_k,
             depth=self.high_depth,
@@ -71,14 +74,15 @@ class ConfidenceGate:
 
     @property
     def needs_copy(self) -> bool:
-        return self.high.looks_ahead
+        return self.high.looks_ahead or self.low.looks_ahead
 
     @property
     def spec(self) -> str:
         return (
-            f"conf:threshold={self.threshold},low_k={self.low_k},high_k={self.high_k},"
+            f"conf:threshold={self.threshold},low_k={self.low_k},"
+            + (f"low_peek={self.low_peek}," if self.low_peek else "")
+            + f"high_k={self.high_k},high_depth={self.high_depth}"
             # the escalated decision's options beyond k and depth, each under its high_ name
-            f"high_depth={self.high_depth}"
             + options_suffix(self.high).replace(",", ",high_")
             + (",loop=1" if self.loop else "")
             + (f",stall={self.stall}" if self.stall else "")
@@ -93,7 +97,7 @@ class ConfidenceGate:
             or (self.stall and ctx is not None and ctx.since_progress >= self.stall)
         ):
             return self.high
-        return Decision(k=self.low_k, depth=0)
+        return self.low
 
     def more(self, answers: Sequence[str]) -> int:
         return 0
