@@ -29,7 +29,10 @@ CHEAP_NOCOPY=(--strategy fixed:k=0 --strategy fixed:k=1 --strategy fixed:k=4
               --strategy fixed:k=4,vote=weighted
               --strategy conf:threshold=0.6,low_k=0,high_k=4,high_depth=0 --strategy learned
               --strategy ac:depth=0 --strategy esc:depth=0)
-CHEAP=("${CHEAP_NOCOPY[@]}" --strategy fixed:k=4,lookahead=1)
+# Peek (each candidate tried alone in a copy, no rollout) and the gate that peeks by default and
+# looks ahead once the episode has gone 2 steps without goal progress: copyable suites only.
+CHEAP=("${CHEAP_NOCOPY[@]}" --strategy fixed:k=4,lookahead=1 --strategy fixed:k=4,peek=1
+       --strategy conf:threshold=0,low_k=4,low_peek=1,high_k=4,high_depth=0,high_lookahead=1,stall=2)
 # Dearer: on seed 0 of every task (the same tasks come first in every folder).
 COSTLY=(--strategy fixed:k=4,lookahead=2 --strategy fixed:k=1,depth=1 --strategy sc:k=8
         --strategy ac --strategy esc --strategy oracle)

@@ -83,6 +83,7 @@ def test_table_holds_the_new_decision_space():
         Decision(k=2, vote="weighted"),
         Decision(k=4),
         Decision(k=4, vote="weighted"),
+        Decision(k=4, peek=1),
         Decision(k=4, lookahead=1),
     ) == TABLE
 
@@ -96,6 +97,8 @@ def test_outcomes_and_honest_tokens_by_hand():
     # lookahead over the distinct candidates in vote order (a, b): a's rollout reaches the goal
     # after one greedy step; both rollouts' continuation calls are paid (30 tokens each)
     assert s0.outcome(Decision(k=4, lookahead=1)) == ("a", 100 + 20 + 30 + 30)
+    # peek rates the candidates' own steps (the first of each rollout): no call is paid
+    assert s0.outcome(Decision(k=4, peek=1)) == ("a", 100 + 20)
     assert s0.outcome(Decision(k=8)) is None  # the pool holds 4
     assert s0.good_for(Decision(k=4)) and not s0.good_for(Decision(k=1))
 
