@@ -108,30 +108,31 @@ def test_lookahead_step_ledger_holds_every_model_call(blocksworld):
     assert env.state == blocksworld.make("2", "basic_3").problem.init  # the env was not stepped
 
 
-def test_lookahead_picks_the_candidate_whose_rollout_reaches_the_goal(blocksworld):
+def _one_step_from_goal(blocksworld):
+    """A Blocksworld task one action from its goal, the winning action and a wrong one."""
     env = blocksworld.make("2", "basic_3")
     plan = blocksworld.ground_truth_plan("2", "basic_3")
-    obs, info = env.reset()
+    obs, _ = env.reset()
     for action in plan[:-1]:
         obs, *_ = env.step(action)
     wrong = next(x for x in obs["actions"] if x != plan[-1])
-    backend = ScriptedBackend(samples=[wrong, wrong, plan[-1]])  # the vote alone picks `wrong`
+    return env, obs, plan[-1], wrong
+
+
+def test_lookahead_picks_the_candidate_whose_rollout_reaches_the_goal(blocksworld):
+    env, obs, win, wrong = _one_step_from_goal(blocksworld)
+    backend = ScriptedBackend(samples=[wrong, wrong, win])  # the vote alone picks `wrong`
     rec = Planner(backend=backend, controller="fixed:k=3,lookahead=1").act(obs, env=env)
-    assert rec.votes[wrong] == 2 and rec.action == plan[-1]
+    assert rec.votes[wrong] == 2 and rec.action == win
 
 
 def test_peek_takes_the_candidate_that_reaches_the_goal_without_a_model_call(blocksworld):
-    env = blocksworld.make("2", "basic_3")
-    plan = blocksworld.ground_truth_plan("2", "basic_3")
-    obs, info = env.reset()
-    for action in plan[:-1]:
-        obs, *_ = env.step(action)
-    wrong = next(x for x in obs["actions"] if x != plan[-1])
-    backend = ScriptedBackend(samples=[wrong, wrong, plan[-1]])  # the vote alone picks `wrong`
+    env, obs, win, wrong = _one_step_from_goal(blocksworld)
+    backend = ScriptedBackend(samples=[wrong, wrong, win])  # the vote alone picks `wrong`
     rec = Planner(backend=backend, controller="fixed:k=3,peek=1").act(obs, env=env)
-    assert rec.votes[wrong] == 2 and rec.action == plan[-1]
+    assert rec.votes[wrong] == 2 and rec.action == win
     assert len(backend.requests) == 1  # the draw only: trying a candidate costs no model call
-    assert rec.decision == Decision(k=3, peek=1) and set(rec.scores) <= {wrong, plan[-1]}
+    assert rec.decision == Decision(k=3, peek=1) and set(rec.scores) <= {wrong, win}
 
 
 @pytest.mark.parametrize(

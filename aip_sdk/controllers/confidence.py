@@ -47,7 +47,7 @@ class ConfidenceGate:
     high_vote: str = "majority"
     high_lookahead: int = 0
     high_peek: int = 0
-    loop: int = attrs.field(default=0, validator=attrs.validators.in_((0, 1)))
+    loop: int = attrs.field(default=0, validator=count_validators(0, 1))
     stall: int = attrs.field(default=0, validator=count_validators(0, 64))
     name: str = attrs.field(default="conf", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
