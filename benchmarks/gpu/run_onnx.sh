@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# ONNX Runtime's CUDA execution provider through the SDK's OnnxBackend, on a lent GPU machine.
+# onnxruntime-gpu (255 MB) is over what one device call carries (64 MiB), so it travels in
+# five pieces, one call each, while the machine stays warm; the last call puts it together:
+#   1. here:  bash benchmarks/gpu/pack_onnx.sh          # .gpu and .c1 ... .c5 (git-ignored)
+#   2. there: mkdir -p /tmp/ortparts && cp .cN/* /tmp/ortparts/   (carry .cN, N = 1 ... 5)
+#   3. there: bash benchmarks/gpu/run_onnx.sh          (carry .gpu; results in $OUT)
+set -uo pipefail
+OUT="${OUT:-/tmp/gpu-out}"
+mkdir -p "$OUT"
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python3 --version
+  cat /tmp/ortparts/part.* > /tmp/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
+  sha256sum /tmp/onnxruntime_gpu-*.whl
+  cat .gpu/SHA256
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
+    /tmp/onnxruntime_gpu-*.whl .gpu/*.whl 2>&1 | tail -2
+  LIBS=$(python3 - <<'PY'
+import glob, os, site
+dirs = set()
+for sp in site.getsitepackages():
+    for lib in glob.glob(os.path.join(sp, "nvidia", "**", "lib*.so*"), recursive=True):
+        dirs.add(os.path.dirname(lib))
+print(":".join(sorted(dirs)))
+PY
+)
+  export LD_LIBRARY_PATH="${LIBS}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  export PYTHONPATH="/tmp/site:$PWD:$PWD/backends/onnx"
+  echo "missing libraries:"; ldd /tmp/site/onnxruntime/capi/libonnxruntime_providers_cuda.so | grep "not found"
+  python3 benchmarks/gpu/skeleton.py inflate .gpu/smollm2.skel /tmp/smollm2.gguf
+  python3 benchmarks/gpu/gpu_check.py --onnx-model /tmp/smollm2.gguf --out "$OUT" --repeats 5
+} 2>&1 | tee "$OUT/onnx_check.log"
