@@ -108,6 +108,37 @@ def test_greedy_is_the_same_alone_and_in_a_batch(onnx_backend):
     assert all(c.token_ids == one.token_ids for c in four)
 
 
+@pytest.fixture(scope="module")
+def bound_backend(onnx_folder):
+    """The same model with its cache bound as ONNX Runtime tensors (IO binding), on CPU."""
+    backend = OnnxBackend(onnx_folder, providers=["CPUExecutionProvider"], io_binding=True)
+    yield backend
+    backend.close()
+
+
+class TestOnnxBoundContract(BackendContract):
+    @pytest.fixture
+    def backend(self, bound_backend):
+        return bound_backend
+
+
+def test_io_binding_gives_the_same_samples_and_scores(onnx_backend, bound_backend):
+    assert bound_backend._runtime._bound == "cpu" and onnx_backend._runtime._bound is None
+    prompt = onnx_backend.render_chat(PROMPT_MESSAGES)
+    for backend in (onnx_backend, bound_backend):
+        backend.reset_cache()
+    for _ in range(2):  # a fresh prompt, then the cached one (cut and copied per call)
+        plain = onnx_backend.sample(prompt, n=4, max_tokens=12, temperature=1.0, seed=3)
+        bound = bound_backend.sample(prompt, n=4, max_tokens=12, temperature=1.0, seed=3)
+        assert [c.token_ids for c in bound.completions] == [
+            c.token_ids for c in plain.completions
+        ]
+        assert len({tuple(c.token_ids) for c in plain.completions}) > 1  # rows did differ
+        a = onnx_backend.score(prompt, ["Blue.", "Green.", "A colour."])
+        b = bound_backend.score(prompt, ["Blue.", "Green.", "A colour."])
+        np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-4)
+
+
 def test_prefix_reuse_gives_the_same_logits_as_a_fresh_prompt(onnx_backend):
     prompt = onnx_backend.render_chat(PROMPT_MESSAGES)
     onnx_backend.reset_cache()

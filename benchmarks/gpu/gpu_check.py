@@ -10,7 +10,8 @@ the backend reports, and measures, medians of ``--repeats``:
 - plan step: one ``Planner.act`` with ``fixed:k=8`` on a 12-action observation (seconds).
 
 If onnxruntime offers the CUDA execution provider, the same for :class:`OnnxBackend` on a
-converted model with the CUDA and the CPU providers. Writes JSON and a Markdown table.
+converted model with the CUDA provider (the cache bound on the GPU, then in numpy arrays) and
+the CPU provider. Writes JSON and a Markdown table.
 """
 
 from __future__ import annotations
@@ -112,10 +113,13 @@ def main() -> None:
         folder = convert_gguf(
             args.onnx_model, Path(tempfile.gettempdir()) / "onnx-model", force=True
         )
-        for prov in (["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]):
+        cuda = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        # the default (the cache bound on the GPU), the cache in numpy arrays, then the CPU
+        for prov, binding in ((cuda, None), (cuda, False), (["CPUExecutionProvider"], None)):
             t0 = time.perf_counter()
-            backend = OnnxBackend(folder, providers=prov)
-            row = {"backend": f"onnx {backend.provider}", "load_s": time.perf_counter() - t0}
+            backend = OnnxBackend(folder, providers=prov, io_binding=binding)
+            name = f"onnx {backend.provider}" + (" (cache in numpy)" if binding is False else "")
+            row = {"backend": name, "load_s": time.perf_counter() - t0}
             row.update(measure(backend, args.repeats))
             backend.close()
             rows.append(row)

@@ -1,10 +1,12 @@
 """The ONNX Runtime backend: decoder models exported with a key/value cache, on CPU or CUDA.
 
-We run the graph with plain ``onnxruntime`` and keep the key/value cache ourselves, as numpy
-arrays passed in as ``past.*`` and read back as ``present.*`` (see :mod:`aip_sdk_onnx._graph`).
-Holding the cache in the SDK is what gives the contract its two savings: the prompt's cache is
-kept between calls (prefix reuse), and ``n`` samples or several continuations run as one batch
-over copies of the same prompt cache (one forward pass per generated position, not ``n``). This
+We run the graph with plain ``onnxruntime`` and keep the key/value cache ourselves, passed in
+as ``past.*`` and read back as ``present.*`` (see :mod:`aip_sdk_onnx._graph`). Holding the cache
+in the SDK is what gives the contract its two savings: the prompt's cache is kept between calls
+(prefix reuse), and ``n`` samples or several continuations run as one batch over copies of the
+same prompt cache (one forward pass per generated position, not ``n``). On CPU the cache is numpy
+arrays; on a GPU it stays in ONNX Runtime's tensors on the device between tokens (IO binding), and
+crosses to host memory only where rows are copied, dropped or cut (once a call, not per token). This
 module holds only those native calls (:class:`OnnxRuntime`); sampling, scoring, the ledger and
 the lock are the engine's (:class:`aip_sdk.engine.Engine`).
 """
@@ -30,6 +32,7 @@ from aip_sdk_onnx.convert import MODEL_FILE, TOKENIZER_FILE, read_meta, resolve_
 __all__ = ["OnnxBackend", "resolve_onnx_model"]
 
 F32 = npt.NDArray[np.float32]
+KV = list[Any]  # one tensor per past.* input: numpy arrays, or OrtValues on the bound device
 
 
 class OnnxRuntime:
@@ -49,10 +52,16 @@ class OnnxRuntime:
         n_threads: int | None,
         n_batch: int,
         max_parallel: int,
+        io_binding: bool | None = None,
     ) -> None:
         check_limits(n_ctx=n_ctx, max_parallel=max_parallel)
         self.meta = read_meta(folder)
         self.session = open_session(str(folder / MODEL_FILE), providers, n_threads)
+        device = device_of(self.session.get_providers())
+        # where the cache lives between forward passes (None: numpy arrays, no binding)
+        self._bound: str | None = (
+            device if io_binding or (io_binding is None and device == "cuda") else None
+        )
         from tokenizers import Tokenizer
 
         try:
@@ -75,7 +84,7 @@ class OnnxRuntime:
         self._out_names = ["logits"] + [n.replace("past.", "present.") for n in self._past_names]
         self._end = [int(t) for t in tok["end_ids"]]
         self._pad = int(tok["eos_id"]) if int(tok["eos_id"]) >= 0 else 0
-        self._kv: list[F32] = self._empty_kv(1)
+        self._kv: KV = self._empty_kv(1)
         self._template = (
             ChatTemplate(
                 source=tok["chat_template"],
@@ -120,7 +129,7 @@ class OnnxRuntime:
 
     # -- the forward pass -------------------------------------------------------------------
 
-    def _empty_kv(self, batch: int) -> list[F32]:
+    def _empty_kv(self, batch: int) -> KV:
         heads, dim = self._kv_shape
         return [
             np.zeros(
@@ -129,24 +138,49 @@ class OnnxRuntime:
             for n in self._past_names
         ]
 
-    def _cut(self, kv: list[F32], keep: int) -> list[F32]:
+    @staticmethod
+    def host(kv: KV) -> list[F32]:
+        """A cache as numpy arrays (copied from the device where it is bound there)."""
+        return [a if isinstance(a, np.ndarray) else a.numpy() for a in kv]
+
+    def _cut(self, kv: KV, keep: int) -> KV:
         """The first ``keep`` positions of a cache (keys are stored transposed)."""
         return [
             np.ascontiguousarray(a[..., :keep] if n.endswith(".key") else a[:, :, :keep])
-            for n, a in zip(self._past_names, kv)
+            for n, a in zip(self._past_names, self.host(kv))
         ]
 
-    def forward(
-        self, ids: npt.NDArray[np.int64], kv: list[F32], keep: int
-    ) -> tuple[F32, list[F32]]:
+    def forward(self, ids: npt.NDArray[np.int64], kv: KV, keep: int) -> tuple[F32, KV]:
         """Run ``ids`` [batch, seq] after ``kv``; logits of the last ``keep`` positions."""
-        feeds: dict[str, Any] = {"input_ids": ids, "logits_keep": np.array([keep], np.int64)}
-        feeds.update(zip(self._past_names, kv))
         try:
+            if self._bound is not None:
+                return self._forward_bound(ids, kv, keep, self._bound)
+            feeds: dict[str, Any] = {"input_ids": ids, "logits_keep": np.array([keep], np.int64)}
+            feeds.update(zip(self._past_names, kv))
             out = self.session.run(self._out_names, feeds)
         except Exception as exc:
             raise BackendError(f"ONNX Runtime failed on a forward pass: {exc}") from exc
         return out[0], out[1:]
+
+    def _forward_bound(
+        self, ids: npt.NDArray[np.int64], kv: KV, keep: int, device: str
+    ) -> tuple[F32, KV]:
+        """:meth:`forward` with the cache read and written on ``device`` (IO binding); only the
+        ids go in and the logits come out through host memory."""
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("input_ids", ids)
+        binding.bind_cpu_input("logits_keep", np.array([keep], np.int64))
+        for name, a in zip(self._past_names, kv):
+            if isinstance(a, np.ndarray):
+                binding.bind_cpu_input(name, a)
+            else:
+                binding.bind_ortvalue_input(name, a)
+        binding.bind_output("logits")
+        for name in self._out_names[1:]:
+            binding.bind_output(name, device)
+        self.session.run_with_iobinding(binding)
+        out = binding.get_outputs()
+        return out[0].numpy(), list(out[1:])
 
     def evaluate(self, tokens: list[int], keep: int) -> F32:
         kv = self._cut(self._kv, keep)
@@ -179,7 +213,7 @@ class OnnxRuntime:
             ids = np.full((len(group), width), self._pad, np.int64)
             for r, body in enumerate(group):
                 ids[r, : len(body)] = body
-            kv = [np.repeat(a, len(group), axis=0) for a in self._kv]
+            kv: KV = [np.repeat(a, len(group), axis=0) for a in self.host(self._kv)]
             logits, _ = self.forward(ids, kv, width)
             out += [[logits[r, p] for p in range(len(body))] for r, body in enumerate(group)]
         return out
@@ -195,15 +229,15 @@ class _OnnxFork:
 
     def __init__(self, runtime: OnnxRuntime) -> None:
         self._rt = runtime
-        self._kv: list[F32] | None = None
+        self._kv: KV | None = None
         self._rows: list[int] = []  # batch row -> sample, for the rows in ``_kv``
 
     def advance(self, rows: list[int], tokens: list[int], step: int) -> list[F32]:
         if self._kv is None:
-            self._kv = [np.repeat(a, len(rows), axis=0) for a in self._rt._kv]
+            self._kv = [np.repeat(a, len(rows), axis=0) for a in self._rt.host(self._rt._kv)]
         elif rows != self._rows:
             keep = [self._rows.index(j) for j in rows]
-            self._kv = [a[keep] for a in self._kv]
+            self._kv = [a[keep] for a in self._rt.host(self._kv)]
         self._rows = list(rows)
         ids = np.array([[t] for t in tokens], np.int64)
         out, self._kv = self._rt.forward(ids, self._kv, 1)
@@ -231,6 +265,10 @@ class OnnxBackend(Engine):
         n_threads: CPU threads; ``None`` uses every core this process may run on.
         n_batch: most prompt tokens evaluated in one forward pass.
         max_parallel: most samples (or continuations) decoded together.
+        io_binding: keep the key/value cache in ONNX Runtime's tensors on the session's device
+            between tokens rather than in numpy arrays; ``None`` binds it where the session
+            runs on CUDA (it saves two copies of the whole cache a token), not on CPU (where
+            it is no faster).
 
     Raises:
         ModelLoadError: the folder is missing, incomplete, of another format, or ONNX Runtime
@@ -249,6 +287,7 @@ class OnnxBackend(Engine):
         n_threads: int | None = None,
         n_batch: int = 256,
         max_parallel: int = 16,
+        io_binding: bool | None = None,
     ) -> None:
         folder = resolve_onnx_model(model_path)
         runtime = OnnxRuntime(
@@ -258,6 +297,7 @@ class OnnxBackend(Engine):
             n_threads=n_threads,
             n_batch=n_batch,
             max_parallel=max_parallel,
+            io_binding=io_binding,
         )
         self._folder = folder
         used = runtime.session.get_providers()
