@@ -9,8 +9,9 @@ best. The rating reads only what the environment tells any agent, never labels o
 * success (sooner is better) dominates everything else;
 * each rejected action costs 1, each action that changed nothing 0.5, each return to a state
   already seen in the episode or the rollout 0.5, an episode ended without success 5;
-* the environment's reward is added, and so is twice its ``goal_progress`` (the share of goal
-  conditions met) at the end of the rollout, where the suite reports it.
+* the environment's reward is added, and so is twice its ``goal_progress`` (how near the goal,
+  in [0, 1]: grid's distance, the PDDL suites' relaxed distance) at the end of the rollout,
+  where the suite reports it.
 
 Ties go to the candidates' vote order, so lookahead never does worse than the vote when the
 rollouts cannot tell the candidates apart. Every model call of the rollouts is in the ledger.

@@ -120,3 +120,40 @@ def test_unreadable_instances_are_data_errors(root, text, message):
     (root / "instances/logistics/generated_basic/instance-2.pddl").write_bytes(text)
     with pytest.raises(DataError, match=message):
         load_suite("pddl", root, domain="logistics").make("2")
+
+
+def test_relaxed_distance_counts_a_relaxed_plan_and_knows_dead_ends():
+    from aip_sdk.envs.pddl import GroundAction
+    from aip_sdk.envs.relaxed import relaxed_plan_length
+
+    def act(name, pre, add, delete=()):
+        return GroundAction(name, (), frozenset(pre), frozenset(add), frozenset(delete))
+
+    a, b, c, d = ("a",), ("b",), ("c",), ("d",)
+    actions = [
+        act("ab", [a], [b], [a]),
+        act("bc", [b], [c]),
+        act("ac", [a], [c]),
+        act("cd", [c], [d]),
+    ]
+    assert relaxed_plan_length(actions, frozenset([a]), frozenset([a])) == 0
+    assert relaxed_plan_length(actions, frozenset([a]), frozenset([d])) == 2  # ac, cd
+    assert relaxed_plan_length(actions, frozenset([a]), frozenset([b, d])) == 3  # ab, ac, cd
+    assert relaxed_plan_length(actions, frozenset([b]), frozenset([a])) is None
+
+
+def test_goal_progress_follows_the_relaxed_distance_along_a_plan(logistics):
+    env = logistics.make("4")
+    obs, info = env.reset()
+    assert info["goal_progress"] == 0.5  # the start is as far as the start
+    firsts = {}
+    for action in obs["actions"]:  # every first move, in a copy
+        _, _, _, _, after = env.clone().step(action)
+        firsts[action] = after["goal_progress"]
+    plan = logistics.ground_truth_plan("4")
+    assert firsts[plan[0]] == max(firsts.values()) > 0.5 > min(firsts.values())
+    seen = [info["goal_progress"]]
+    for action in plan:
+        _, _, _, _, info = env.step(action)
+        seen.append(info["goal_progress"])
+    assert seen == sorted(seen) and seen[-1] == 1.0 and info["success"]

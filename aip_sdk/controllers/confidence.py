@@ -14,8 +14,8 @@ choice at the same state, so the cheap allotment there is the one that already f
 (``conf:threshold=0,low_k=0,high_k=4,high_depth=0,high_lookahead=1,loop=1``).
 
 ``stall=N`` escalates where the episode has gone ``N`` steps without reaching a new best
-``goal_progress`` (the share of the goal the environment reports: grid's distance to the goal,
-a PDDL goal's conditions met); it never fires in a suite that does not report progress.
+``goal_progress`` (how near the goal the environment reports: grid's distance to the goal,
+the PDDL suites' relaxed distance); it never fires in a suite that does not report progress.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ strings. ``info`` always carries ``success`` (bool), ``quality`` in [0, 1], ``op
 (``None`` when unknown), ``valid`` (the action was admissible and applied), ``changed`` (the state
 changed), ``feedback`` (what the environment said of the action) and ``state`` (the state's text
 without the feedback, which identifies a state for repeat counting); suites that can tell add
-``goal_progress``, the share of goal conditions met, in [0, 1]. An action that is not
+``goal_progress``, how near the goal the state is, in [0, 1] (1 at the goal: grid's
+distance to the goal, the PDDL suites' relaxed distance). An action that is not
 admissible never crashes the environment: the step counts and the next observation says why.
 """
 

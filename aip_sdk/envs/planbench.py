@@ -35,6 +35,7 @@ import yaml
 from aip_sdk.envs.base import TextEnvBase
 from aip_sdk.envs.data import resolve_data_dir
 from aip_sdk.envs.pddl import Atom, Domain, GroundAction, Problem, parse_domain, parse_problem
+from aip_sdk.envs.relaxed import relaxed_plan_length
 from aip_sdk.envs.suite import Task, check_split
 from aip_sdk.errors import ConfigError, DataError
 
@@ -245,6 +246,7 @@ class PddlEnv(TextEnvBase):
         self.task_id = task_id
         self._state = problem.init
         self._labels: dict[frozenset[Atom], tuple[int, set[int]]] = {}
+        self._relaxed: dict[frozenset[Atom], int | None] = {}
         self._optimal = optimal_steps if optimal_steps is not None else self._distance()
         super().__init__(max_steps=max_steps or max(20, 3 * self._optimal))
 
@@ -302,9 +304,20 @@ class PddlEnv(TextEnvBase):
     def _optimal_steps(self) -> int | None:
         return self._optimal
 
+    def _relaxed_distance(self, state: frozenset[Atom]) -> int | None:
+        if state not in self._relaxed:
+            self._relaxed[state] = relaxed_plan_length(self._ground, state, self.problem.goal)
+        return self._relaxed[state]
+
     def _goal_progress(self) -> float | None:
-        goal = self.problem.goal
-        return len(goal & self._state) / len(goal) if goal else 1.0
+        """``start / (start + h)`` for the relaxed distance ``h`` (:mod:`aip_sdk.envs.relaxed`)
+        and the start state's ``start``: 1 at the goal, 1/2 as far as the start, towards 0
+        farther away, so every move that changes the distance changes it; 0 at a dead end."""
+        h = self._relaxed_distance(self._state)
+        if h is None:
+            return 0.0
+        start = self._relaxed_distance(self.problem.init) or 1
+        return start / (start + h)
 
     def good_actions(self) -> set[str]:
         """The admissible actions that start a shortest plan from the current state."""
@@ -317,7 +330,8 @@ class PddlEnv(TextEnvBase):
         return self._state
 
     def clone(self) -> PddlEnv:
-        """An independent copy in the same state (for lookahead); it shares the label cache."""
+        """An independent copy in the same state (for lookahead); it shares the label and
+        relaxed-distance caches."""
         return copy.copy(self)
 
 
