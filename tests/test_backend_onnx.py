@@ -130,9 +130,7 @@ def test_io_binding_gives_the_same_samples_and_scores(onnx_backend, bound_backen
     for _ in range(2):  # a fresh prompt, then the cached one (cut and copied per call)
         plain = onnx_backend.sample(prompt, n=4, max_tokens=12, temperature=1.0, seed=3)
         bound = bound_backend.sample(prompt, n=4, max_tokens=12, temperature=1.0, seed=3)
-        assert [c.token_ids for c in bound.completions] == [
-            c.token_ids for c in plain.completions
-        ]
+        assert [c.token_ids for c in bound.completions] == [c.token_ids for c in plain.completions]
         assert len({tuple(c.token_ids) for c in plain.completions}) > 1  # rows did differ
         a = onnx_backend.score(prompt, ["Blue.", "Green.", "A colour."])
         b = bound_backend.score(prompt, ["Blue.", "Green.", "A colour."])
