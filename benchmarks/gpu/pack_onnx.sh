@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pack what benchmarks/gpu/run_onnx.sh needs into git-ignored folders of the repository root:
-# .gpu (the embedded model's GGUF skeleton, the gguf wheel, the wheel's sha256) and .c1 ... .c5
+# .gpu (GGUF skeletons of the embedded and the 1.5B model, the gguf wheel, the wheel's sha256)
+# and .c1 ... .c5
 # (onnxruntime-gpu for CUDA 13 and Python 3.12, split in five pieces of 51 MB).
 #   bash benchmarks/gpu/pack_onnx.sh
 set -euo pipefail
@@ -18,5 +19,8 @@ mv "$TMP/SHA256" .gpu/
 python3 -m pip download -q --no-deps gguf -d .gpu
 python3 benchmarks/gpu/skeleton.py strip \
   "$(python3 -c 'from aip_sdk.models import default_model_path as d; print(d())')" .gpu/smollm2.skel
+python3 benchmarks/gpu/skeleton.py strip \
+  "$(python3 -c 'from aip_sdk.models import resolve_model_path as r; print(r("qwen2.5-coder-1.5b-instruct"))')" \
+  .gpu/qwen15.skel
 rm -rf "$TMP"
 du -sh .gpu .c?

@@ -4,8 +4,12 @@
 # five pieces, one call each, while the machine stays warm; the last call puts it together:
 #   1. here:  bash benchmarks/gpu/pack_onnx.sh          # .gpu and .c1 ... .c5 (git-ignored)
 #   2. there: mkdir -p /tmp/ortparts && cp .cN/* /tmp/ortparts/   (carry .cN, N = 1 ... 5)
-#   3. there: bash benchmarks/gpu/run_onnx.sh          (carry .gpu; results in $OUT)
+#   3. there: bash benchmarks/gpu/run_onnx.sh [SKELETON ...]   (carry .gpu; results in $OUT/NAME)
+# SKELETON: GGUF skeletons in .gpu (default .gpu/smollm2.skel; pack_onnx.sh also makes
+# .gpu/qwen15.skel, the 1.5B reference model's); REPEATS=N sets the repeats (default 5).
 set -uo pipefail
+SKELETONS=("$@")
+((${#SKELETONS[@]})) || SKELETONS=(.gpu/smollm2.skel)
 OUT="${OUT:-/tmp/gpu-out}"
 mkdir -p "$OUT"
 {
@@ -28,6 +32,11 @@ PY
   export LD_LIBRARY_PATH="${LIBS}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
   export PYTHONPATH="/tmp/site:$PWD:$PWD/backends/onnx"
   echo "missing libraries:"; ldd /tmp/site/onnxruntime/capi/libonnxruntime_providers_cuda.so | grep "not found"
-  python3 benchmarks/gpu/skeleton.py inflate .gpu/smollm2.skel /tmp/smollm2.gguf
-  python3 benchmarks/gpu/gpu_check.py --onnx-model /tmp/smollm2.gguf --out "$OUT" --repeats 5
+  for skel in "${SKELETONS[@]}"; do
+    name=$(basename "$skel" .skel)
+    python3 benchmarks/gpu/skeleton.py inflate "$skel" "/tmp/$name.gguf"
+    mkdir -p "$OUT/$name"
+    python3 benchmarks/gpu/gpu_check.py --onnx-model "/tmp/$name.gguf" --out "$OUT/$name" \
+      --repeats "${REPEATS:-5}"
+  done
 } 2>&1 | tee "$OUT/onnx_check.log"
