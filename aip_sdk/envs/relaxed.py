@@ -4,7 +4,7 @@ PDDL suites report it as their ``goal_progress``: how near the goal a state is, 
 spirit as MiniGrid's distance to the goal that ignores walls. Counting goal atoms that hold
 (what these suites reported before) cannot tell most single moves apart (picking up a block
 meets no goal atom), so lookahead and peek, which rate each candidate by the progress it makes,
-had nothing to choose by on Blocksworld and Logistics. The relaxed distance ignores what actions
+had little to choose by on Blocksworld and Logistics. The relaxed distance ignores what actions
 delete: it is computed in polynomial time from the state alone, with no search and no plan, so
 it is a hint about the goal that any agent could compute from the domain, never a label (the
 good actions of the oracle come from breadth-first search,
