@@ -11,17 +11,7 @@ mkdir -p "$OUT"
   python3 --version
   python3 -m pip install -q --no-deps --no-index runs/gpu/*.whl 2>&1 | tail -2
   mkdir -p /tmp/llamacuda && tar -C /tmp/llamacuda -xJf runs/gpu/llama_cpp_cuda.tar.xz
-  # the CUDA runtime libraries of the image's pip packages (cuBLAS, cudart)
-  LIBS=$(python3 - <<'PY'
-import glob, os, site
-dirs = set()
-for sp in site.getsitepackages():
-    for lib in glob.glob(os.path.join(sp, "nvidia", "**", "lib*.so*"), recursive=True):
-        dirs.add(os.path.dirname(lib))
-print(":".join(sorted(dirs)))
-PY
-)
-  export LD_LIBRARY_PATH="${LIBS}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  source benchmarks/gpu/cuda_env.sh   # the CUDA runtime libraries on LD_LIBRARY_PATH
   export PYTHONPATH="/tmp/llamacuda:$PWD:$PWD/backends/llamacpp:$PWD/backends/onnx"
   python3 -c "import llama_cpp; print('llama.cpp GPU offload:', llama_cpp.llama_supports_gpu_offload())"
   python3 benchmarks/gpu/skeleton.py inflate runs/gpu/model.skel /tmp/model.gguf

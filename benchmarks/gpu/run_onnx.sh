@@ -20,16 +20,7 @@ mkdir -p "$OUT"
   cat .gpu/SHA256
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
     /tmp/onnxruntime_gpu-*.whl .gpu/*.whl 2>&1 | tail -2
-  LIBS=$(python3 - <<'PY'
-import glob, os, site
-dirs = set()
-for sp in site.getsitepackages():
-    for lib in glob.glob(os.path.join(sp, "nvidia", "**", "lib*.so*"), recursive=True):
-        dirs.add(os.path.dirname(lib))
-print(":".join(sorted(dirs)))
-PY
-)
-  export LD_LIBRARY_PATH="${LIBS}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  source benchmarks/gpu/cuda_env.sh   # the CUDA runtime libraries on LD_LIBRARY_PATH
   export PYTHONPATH="/tmp/site:$PWD:$PWD/backends/onnx"
   echo "missing libraries:"; ldd /tmp/site/onnxruntime/capi/libonnxruntime_providers_cuda.so | grep "not found"
   for skel in "${SKELETONS[@]}"; do
