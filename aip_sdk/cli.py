@@ -64,9 +64,29 @@ def _stack(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+def _parse_suite_options(
+    _ctx: click.Context, _param: click.Parameter, pairs: tuple[str, ...]
+) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as suite keyword arguments (integers as ints, the rest as text)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.isidentifier():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. progress=goals)")
+        options[key] = int(value) if value.lstrip("-").isdigit() else value
+    return options
+
+
+def _suite_spec(
+    suite: str, data: str | None, domain: str | None, options: dict[str, Any]
+) -> tuple[str, str | None, dict[str, Any]]:
+    """``(name, data, options)``: what builds the suite, here and on a remote worker."""
+    return suite, data, {**options, **({"domain": domain} if domain else {})}
+
+
 def _suite_options(suite_help: str, *, required: bool = False) -> Callable[[F], F]:
-    """``--suite --data --domain --split``: which tasks a command reads (plan, tasks, bench,
-    collect)."""
+    """``--suite --data --domain --suite-option --split``: which tasks a command reads (plan,
+    tasks, bench, collect)."""
     suite = (
         click.option("--suite", required=True, help=suite_help)
         if required
@@ -82,6 +102,14 @@ def _suite_options(suite_help: str, *, required: bool = False) -> Callable[[F], 
         ),
         click.option(
             "--domain", default=None, help="PlanBench domain for --suite pddl (e.g. logistics)."
+        ),
+        click.option(
+            "--suite-option",
+            "suite_options",
+            multiple=True,
+            metavar="KEY=VALUE",
+            callback=_parse_suite_options,
+            help="An option of the suite (repeatable), e.g. progress=goals on the PDDL suites.",
         ),
         click.option(
             "--split", default=None, help="Split (default: the suite's first in docs/suites.md)."
@@ -146,6 +174,7 @@ def plan(
     suite: str,
     data: str | None,
     domain: str | None,
+    suite_options: dict[str, Any],
     split: str | None,
     task_id: str | None,
     model: str | None,
@@ -162,7 +191,8 @@ def plan(
     from aip_sdk.registry import load_backend
 
     ctrl = make_controller(controller or DEFAULT_CONTROLLER_SPEC)  # a bad spec fails first
-    s = load_suite(suite, data, domain=domain)
+    suite_spec = _suite_spec(suite, data, domain, suite_options)
+    s = load_suite(*suite_spec[:2], **suite_spec[2])
     if task_id is None:
         task_id = s.tasks(split)[0].task_id
     backend = load_backend(backend_name, model_path=model, notify=_picked)
@@ -338,11 +368,18 @@ def convert(model: str, target: str, out: str, weights: str, numerics: str, forc
 @main.command()
 @_suite_options("Suite to list.")
 @_fail_cleanly
-def tasks(suite: str, data: str | None, domain: str | None, split: str | None) -> None:
+def tasks(
+    suite: str,
+    data: str | None,
+    domain: str | None,
+    suite_options: dict[str, Any],
+    split: str | None,
+) -> None:
     """List a suite's tasks with their difficulty labels."""
     from aip_sdk.envs.suite import load_suite
 
-    for t in load_suite(suite, data, domain=domain).tasks(split):
+    suite_spec = _suite_spec(suite, data, domain, suite_options)
+    for t in load_suite(*suite_spec[:2], **suite_spec[2]).tasks(split):
         click.echo(f"{t.task_id}\t{t.split}\t{t.difficulty}")
 
 
@@ -381,6 +418,7 @@ def bench(
     suite: str,
     data: str | None,
     domain: str | None,
+    suite_options: dict[str, Any],
     split: str | None,
     strategies: tuple[str, ...],
     episodes: int,
@@ -411,7 +449,8 @@ def bench(
 
     for spec in strategies:  # fail on a bad spec before any model is loaded
         make_controller(spec)
-    s = load_suite(suite, data, domain=domain)
+    suite_spec = _suite_spec(suite, data, domain, suite_options)
+    s = load_suite(*suite_spec[:2], **suite_spec[2])
     chosen = split or s.default_split
     backend: Any
     if executor == "local":
@@ -442,7 +481,7 @@ def bench(
             reuse=[Path(d) for d in reuse],
             executor=make_executor(executor, address=ray_address, workers=workers),
             backend_name=name,
-            suite_spec=(suite, data, {"domain": domain} if domain else {}),
+            suite_spec=suite_spec,
         )
     finally:
         bar.close()
@@ -498,6 +537,7 @@ def collect(
     suite: str,
     data: str | None,
     domain: str | None,
+    suite_options: dict[str, Any],
     split: str | None,
     episodes: int,
     out: str,
@@ -528,7 +568,8 @@ def collect(
         sizes = {int(d): int(n) for d, n in (p.split(":") for p in pool.split(","))}
     except ValueError as exc:
         raise ConfigError(f"--pool {pool!r} must look like '0:8' or '0:8,1:2'") from exc
-    s = load_suite(suite, data, domain=domain)
+    suite_spec = _suite_spec(suite, data, domain, suite_options)
+    s = load_suite(*suite_spec[:2], **suite_spec[2])
     chosen = split or s.default_split
     from aip_sdk.decision import MAX_DEPTH, MAX_K
 
@@ -568,7 +609,7 @@ def collect(
             progress=tick,
             executor=make_executor(executor, address=ray_address, workers=workers),
             backend_factory=functools.partial(load_backend, backend.name, model_path=model),
-            suite_spec=(suite, data, {"domain": domain} if domain else {}),
+            suite_spec=suite_spec,
         )
     finally:
         bar.close()

@@ -100,3 +100,16 @@ def test_errors_exit_1_with_one_line_and_usage_errors_exit_2(tmp_path):
     assert r.exit_code == 1 and "x.gguf" in r.output
     r = CliRunner().invoke(main, ["plan", "--max-steps", "zero"])
     assert r.exit_code == 2
+
+
+def test_suite_options_reach_the_suite_and_bad_ones_are_named():
+    r = CliRunner().invoke(
+        main, ["tasks", "--suite", "blocksworld", "--suite-option", "progress=goals"]
+    )
+    assert r.exit_code == 0 and len(r.output.splitlines()) == 500
+    r = CliRunner().invoke(main, ["tasks", "--suite", "grid", "--suite-option", "progress=goals"])
+    assert r.exit_code == 1 and "does not take progress" in r.output
+    r = CliRunner().invoke(main, ["tasks", "--suite-option", "progress=nearest"])
+    assert r.exit_code == 1 and "choose one of relaxed, goals" in r.output
+    r = CliRunner().invoke(main, ["tasks", "--suite-option", "goals"])
+    assert r.exit_code == 2 and "not KEY=VALUE" in r.output

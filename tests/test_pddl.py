@@ -157,3 +157,20 @@ def test_goal_progress_follows_the_relaxed_distance_along_a_plan(logistics):
         _, _, _, _, info = env.step(action)
         seen.append(info["goal_progress"])
     assert seen == sorted(seen) and seen[-1] == 1.0 and info["success"]
+
+
+def test_the_goal_share_ablation_is_a_suite_of_its_own(logistics):
+    goals = load_suite("pddl", domain="logistics", progress="goals")
+    assert goals.name == "pddl:logistics[progress=goals]" != logistics.name
+    assert load_suite("blocksworld", progress="goals").name == "blocksworld[progress=goals]"
+    env = goals.make("4")
+    obs, info = env.reset()
+    n_goals = len(env.problem.goal)
+    assert info["goal_progress"] == len(env.problem.goal & env.state) / n_goals
+    shares = {goals.make("4").step(a)[4]["goal_progress"] for a in obs["actions"]}
+    assert shares == {info["goal_progress"]}  # no first move changes the share: flat
+    for action in goals.ground_truth_plan("4"):
+        _, _, _, _, info = env.step(action)
+    assert info["goal_progress"] == 1.0 and info["success"]
+    with pytest.raises(ConfigError, match="progress='nearest'.*relaxed, goals"):
+        load_suite("blocksworld", progress="nearest")

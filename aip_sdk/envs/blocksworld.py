@@ -131,7 +131,7 @@ class BlocksworldSuite(PddlSuite):
 
     @property
     def name(self) -> str:
-        return "blocksworld"
+        return f"blocksworld{self._progress_tag}"
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -178,7 +178,11 @@ class BlocksworldSuite(PddlSuite):
                 ) from exc
             problem = random_problem(seed)
             return BlocksworldEnv(
-                self.pddl_domain, problem, self.phrasing(split), task_id=task_id, **options
+                self.pddl_domain,
+                problem,
+                self.phrasing(split),
+                task_id=task_id,
+                **{"progress": self.progress, **options},
             )
         path = self._instance_dir(split) / f"instance-{task_id}.pddl"
         if not path.is_file():
@@ -193,5 +197,5 @@ class BlocksworldSuite(PddlSuite):
             self.phrasing(split),
             optimal_steps=optimal,
             task_id=task_id,
-            **options,
+            **{"progress": self.progress, **options},
         )

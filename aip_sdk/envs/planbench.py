@@ -12,9 +12,11 @@ admissible actions are the ground actions applicable in the current state, phras
 phrases them ("load package_0 into truck_1 at location_1_0"); the state and goal are phrased from
 the predicates (type predicates phrased "" are left out); success is the goal reached; the
 optimum is the ground-truth plan's length; the good actions of a state are the first actions of
-its shortest plans (breadth-first search). Only STRIPS is supported: untyped parameters,
-conjunctive positive preconditions, add and delete effects, a conjunctive goal; anything else is a
-:class:`~aip_sdk.errors.DataError` naming the file.
+its shortest plans (breadth-first search); goal progress is the relaxed (FF) distance's
+(``progress="relaxed"``, the default) or, for ablations, the share of goal atoms met
+(``progress="goals"``, the measure before the relaxed distance). Only STRIPS is supported:
+untyped parameters, conjunctive positive preconditions, add and delete effects, a conjunctive
+goal; anything else is a :class:`~aip_sdk.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -239,8 +241,11 @@ class PddlEnv(TextEnvBase):
         optimal_steps: int | None = None,
         max_steps: int | None = None,
         task_id: str = "",
+        progress: str = "relaxed",
     ) -> None:
+        _check_progress(progress)
         self.domain = domain
+        self.progress = progress
         self.problem = problem
         self.phrasing = phrasing
         self.task_id = task_id
@@ -312,7 +317,11 @@ class PddlEnv(TextEnvBase):
     def _goal_progress(self) -> float | None:
         """``start / (start + h)`` for the relaxed distance ``h`` (:mod:`aip_sdk.envs.relaxed`)
         and the start state's ``start``: 1 at the goal, 1/2 as far as the start, towards 0
-        farther away, so every move that changes the distance changes it; 0 at a dead end."""
+        farther away, so every move that changes the distance changes it; 0 at a dead end.
+        With ``progress="goals"``: the share of goal atoms met (flat on most moves)."""
+        if self.progress == "goals":
+            goal = self.problem.goal
+            return len(goal & self._state) / len(goal) if goal else 1.0
         h = self._relaxed_distance(self._state)
         if h is None:
             return 0.0
@@ -333,6 +342,18 @@ class PddlEnv(TextEnvBase):
         """An independent copy in the same state (for lookahead); it shares the label and
         relaxed-distance caches."""
         return copy.copy(self)
+
+
+PROGRESS = ("relaxed", "goals")
+"""The goal-progress measures of :class:`PddlEnv` (``progress=``)."""
+
+
+def _check_progress(progress: object) -> None:
+    if progress not in PROGRESS:
+        raise ConfigError(
+            f"progress={progress!r} is not a PDDL progress measure; choose one of "
+            f"{', '.join(PROGRESS)} (e.g. --suite-option progress=goals)"
+        )
 
 
 def _check_objects(problem: Problem, source: str) -> None:
@@ -372,17 +393,27 @@ class PddlSuite:
     Args:
         domain: the domain's name (``configs/<domain>.yaml`` under the data root).
         data: the PlanBench data root (default: ``planbench`` under the data folder).
+        progress: the goal-progress measure of its environments (:data:`PROGRESS`); a
+            non-default one is part of the suite's name, so its episodes are never mixed with
+            (or ``--reuse``-d for) the default's.
     """
 
     domain: str = "logistics"
     data: str | os.PathLike[str] | None = None
     default_split: str = "basic"
+    progress: str = attrs.field(
+        default="relaxed", validator=lambda _suite, _field, value: _check_progress(value)
+    )
     _phrasings: dict[str, Phrasing] = attrs.field(factory=dict, init=False, repr=False)
     _plan_cache: dict[str, dict[str, str]] = attrs.field(factory=dict, init=False, repr=False)
 
     @property
     def name(self) -> str:
-        return f"pddl:{self.domain}"
+        return f"pddl:{self.domain}{self._progress_tag}"
+
+    @property
+    def _progress_tag(self) -> str:
+        return "" if self.progress == PROGRESS[0] else f"[progress={self.progress}]"
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -512,5 +543,10 @@ class PddlSuite:
                 f"--suite pddl --domain {self.domain} --split short'"
             )
         return PddlEnv(
-            self.pddl_domain, problem, phrasing, optimal_steps=optimal, task_id=task_id, **options
+            self.pddl_domain,
+            problem,
+            phrasing,
+            optimal_steps=optimal,
+            task_id=task_id,
+            **{"progress": self.progress, **options},
         )

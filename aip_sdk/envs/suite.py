@@ -62,7 +62,7 @@ def load_suite(name: str, data: str | os.PathLike[str] | None = None, **options:
     except TypeError as exc:
         raise ConfigError(
             f"suite {name!r} does not take {', '.join(sorted(options))} ({exc}); --domain is "
-            f"for --suite pddl"
+            f"for --suite pddl; --suite-option keys are the suite's documented options"
         ) from exc
     return suite
 
