@@ -5,7 +5,8 @@ Usage:
     python3 scripts/results_page.py runs/bench/q05-* --unseen q05-logistics --out docs/results.md
 
 Every figure comes from the folders' episode files (``aip_sdk.bench.claims``); a folder named
-with ``--unseen`` is a domain no controller was trained or tuned on (claim 4), as is any
+with ``--unseen`` is a suite or domain its controllers were not trained or tuned on (claim 4:
+Logistics for every controller; Blocksworld for one trained on grid alone), as is any
 strategy whose controller file name holds ``loso`` (trained leaving that folder's suite out).
 """
 
@@ -123,7 +124,8 @@ def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -
     ]
     if general:
         out += [
-            "Rows of claim 2 on a domain no controller was trained or tuned on"
+            "Rows of claim 2 on a suite or domain the folder's controllers were not trained or "
+            "tuned on"
             + (f" ({', '.join(sorted(unseen))})" if unseen else "")
             + ", and of controllers trained leaving the folder's suite out (`loso`):",
             "",
@@ -143,7 +145,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/results.md"))
     ap.add_argument("--command", default="bash scripts/results.sh")
     ap.add_argument(
-        "--unseen", action="append", default=[], help="Folder name of an unseen domain."
+        "--unseen",
+        action="append",
+        default=[],
+        help="Folder name of a suite its controllers never saw.",
     )
     ap.add_argument("--note", type=Path, default=None, help="A Markdown status note (what ran).")
     ap.add_argument("--section", type=Path, action="append", default=[], help="Markdown to append.")
