@@ -76,7 +76,9 @@ class Decision:
             the environment rates best is taken. Needs an environment that can be copied.
         peek: 1 tries each distinct candidate in a copy of the environment and takes the one
             whose result the environment rates best, with no rollout (a lookahead of horizon
-            0: it costs no model call beyond the samples). Exclusive with ``lookahead``.
+            0: it costs no model call beyond the samples). With ``lookahead=h`` as well it
+            peeks first and looks ``h`` steps ahead only among the candidates peek rates
+            equally best: compute where peek cannot choose, none where it can.
         temperature: sampling temperature of the candidates (``None``: the Planner's).
     """
 
@@ -92,11 +94,6 @@ class Decision:
             raise ValueError(
                 f"k=0 takes the probe's top action, so depth={self.depth}, "
                 f"lookahead={self.lookahead} and peek={self.peek} must be 0"
-            )
-        if self.lookahead and self.peek:
-            raise ValueError(
-                f"peek=1 is a lookahead of horizon 0: give lookahead={self.lookahead} or peek=1, "
-                "not both"
             )
 
     @property

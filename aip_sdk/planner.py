@@ -351,6 +351,7 @@ class Planner:
                     horizon=first.lookahead,
                     seed=derive_seed(seed, 104729),
                     seen=list(ctx.states),
+                    peek_first=bool(first.peek),
                 )
                 cost = cost + look_cost
                 scores = {r.action: r.score for r in rollouts}

@@ -103,7 +103,9 @@ class StepTrace:
         rolls = [self.rollouts.get(a) for a in order]
         if any(r is None or not r.covers(decision.lookahead) for r in rolls):
             return None
-        action, cost = replay([r for r in rolls if r is not None], decision.lookahead)
+        action, cost = replay(
+            [r for r in rolls if r is not None], decision.lookahead, peek_first=bool(decision.peek)
+        )
         return action, tokens + cost.tokens
 
     def good_for(self, decision: Decision) -> bool | None:

@@ -135,11 +135,18 @@ def test_peek_takes_the_candidate_that_reaches_the_goal_without_a_model_call(blo
     assert rec.decision == Decision(k=3, peek=1) and set(rec.scores) <= {wrong, win}
 
 
+def test_peek_that_separates_the_candidates_escalates_to_no_rollout(blocksworld):
+    env, obs, win, wrong = _one_step_from_goal(blocksworld)
+    backend = ScriptedBackend(samples=[wrong, wrong, win])
+    rec = Planner(backend=backend, controller="fixed:k=3,peek=1,lookahead=1").act(obs, env=env)
+    assert rec.action == win and rec.decision == Decision(k=3, peek=1, lookahead=1)
+    assert len(backend.requests) == 1  # peek saw the goal reached: the lookahead never ran
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"k": 0, "peek": 1}, "k=0 takes the probe"),
-        ({"k": 2, "lookahead": 1, "peek": 1}, "not both"),
     ],
 )
 def test_peek_refuses_what_it_cannot_combine_with(kwargs, message):

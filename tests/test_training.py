@@ -85,6 +85,7 @@ def test_table_holds_the_new_decision_space():
         Decision(k=4, vote="weighted"),
         Decision(k=4, peek=1),
         Decision(k=4, lookahead=1),
+        Decision(k=4, peek=1, lookahead=1),
     ) == TABLE
 
 
@@ -99,8 +100,40 @@ def test_outcomes_and_honest_tokens_by_hand():
     assert s0.outcome(Decision(k=4, lookahead=1)) == ("a", 100 + 20 + 30 + 30)
     # peek rates the candidates' own steps (the first of each rollout): no call is paid
     assert s0.outcome(Decision(k=4, peek=1)) == ("a", 100 + 20)
+    # peek cannot tell a from b (neither step is rated apart): escalating, both roll out
+    assert s0.outcome(Decision(k=4, peek=1, lookahead=1)) == ("a", 100 + 20 + 30 + 30)
     assert s0.outcome(Decision(k=8)) is None  # the pool holds 4
     assert s0.good_for(Decision(k=4)) and not s0.good_for(Decision(k=1))
+
+
+def test_peek_escalates_only_among_the_candidates_it_ties():
+    """b is voted first; c is rejected, so peek rates it apart; a and b tie, and a's rollout
+    reaches the goal: escalation rolls out a and b only, and takes a."""
+    pools = {0: (sample("b", False), sample("b", False), sample("a", True), sample("c", False))}
+    step = StepTrace(
+        index=0,
+        features=F,
+        prompt_tokens=100,
+        probe_top="b",
+        probe_tokens=10,
+        good=("a",),
+        taken="a",
+        pools=pools,
+        rollouts={"a": roll("a", "x", success=True), "b": roll("b", "y"), "c": rejected("c")},
+    )
+    assert step.outcome(Decision(k=4, peek=1)) == ("b", 100 + 20)  # the tie goes to the vote
+    assert step.outcome(Decision(k=4, peek=1, lookahead=1)) == ("a", 100 + 20 + 30 + 30)
+    assert step.outcome(Decision(k=4, lookahead=1)) == ("a", 100 + 20 + 3 * 30)
+    # where peek separates the candidates, escalation pays for no rollout
+    alone = attrs.evolve(step, rollouts={**step.rollouts, "b": rejected("b")})
+    assert alone.outcome(Decision(k=4, peek=1, lookahead=1)) == ("a", 100 + 20)
+    assert alone.outcome(Decision(k=4, lookahead=1)) == ("a", 100 + 20 + 3 * 30)
+
+
+def rejected(action):
+    """A rollout whose candidate the environment rejects, continued one greedy step."""
+    r = roll(action, "z")
+    return attrs.evolve(r, steps=(attrs.evolve(r.steps[0], valid=False), *r.steps[1:]))
 
 
 def test_replay_reward_matches_alpha_q_minus_beta_c_by_hand():

@@ -64,8 +64,8 @@ def decision_table_for(
 ) -> tuple[Decision, ...]:
     """Every decision the recording can serve: the probe's top action (k=0); k samples (a power
     of two the pools can serve) by majority and, for k >= 2, by weighted vote; and, where
-    rollouts are recorded (``horizon`` >= 1), peek and lookahead of 1..``horizon`` steps over
-    ``lookahead_k`` depth-0 samples."""
+    rollouts are recorded (``horizon`` >= 1), peek, lookahead of 1..``horizon`` steps, and peek
+    escalating to those lookaheads where it ties, over ``lookahead_k`` depth-0 samples."""
     table = [Decision(k=0)]
     for d in sorted(pool_sizes):
         for k in (1, 2, 4, 8, 16):
@@ -76,6 +76,7 @@ def decision_table_for(
     if pool_sizes.get(0, 0) >= lookahead_k and horizon >= 1:
         table.append(Decision(k=lookahead_k, peek=1))
         table += [Decision(k=lookahead_k, lookahead=h) for h in range(1, horizon + 1)]
+        table += [Decision(k=lookahead_k, peek=1, lookahead=h) for h in range(1, horizon + 1)]
     return tuple(table)
 
 
