@@ -29,7 +29,7 @@ records the longest and replay rates every shorter one with the same :func:`choo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -303,10 +303,37 @@ def look_ahead(
         raise ConfigError("lookahead needs at least one candidate")
     visited = tuple(seen)
 
+    def run(action: str, h: int) -> Rollout:
+        return rollout(policy, env, action, history, horizon=h, seed=seed, seen=visited)
+
+    return _decide(candidates, horizon, peek_first, run)
+
+
+def replay(
+    rollouts: Sequence[Rollout], horizon: int, *, peek_first: bool = False
+) -> tuple[str, Cost]:
+    """What :func:`look_ahead` with ``horizon`` (and ``peek_first``) would have chosen and
+    spent, from recorded rollouts of a horizon at least as long (in vote order, as recorded)."""
+    by_action = {r.action: r for r in rollouts}
+    action, _, cost = _decide(
+        list(by_action), horizon, peek_first, lambda a, h: by_action[a].upto(h)
+    )
+    return action, cost
+
+
+def _decide(
+    candidates: Sequence[str],
+    horizon: int,
+    peek_first: bool,
+    run: Callable[[str, int], Rollout],
+) -> tuple[str, list[Rollout], Cost]:
+    """The one choice of :func:`look_ahead` (``run`` rolls out live) and :func:`replay`
+    (``run`` cuts a recording): the action, the rollouts tried and their model calls' cost."""
+
     def tried(actions: Iterable[str], h: int) -> list[Rollout]:
         out: list[Rollout] = []
-        for cand in actions:
-            r = rollout(policy, env, cand, history, horizon=h, seed=seed, seen=visited)
+        for action in actions:
+            r = run(action, h)
             out.append(r)
             if r.success and len(r.steps) == 1:  # the candidate itself wins: nothing beats it
                 break
@@ -320,30 +347,5 @@ def look_ahead(
         deeper = tried((r.action for r in tied), horizon)
         kept = {r.action: r for r in (*peeked, *deeper)}  # the deeper rollout where both ran
         return choose(deeper).action, list(kept.values()), Cost.total(r.cost for r in deeper)
-    rollouts = tried(candidates, horizon)
-    return choose(rollouts).action, rollouts, Cost.total(r.cost for r in rollouts)
-
-
-def replay(
-    rollouts: Sequence[Rollout], horizon: int, *, peek_first: bool = False
-) -> tuple[str, Cost]:
-    """What :func:`look_ahead` with ``horizon`` (and ``peek_first``) would have chosen and
-    spent, from recorded rollouts of a horizon at least as long (in vote order, as recorded)."""
-
-    def tried(rolls: Iterable[Rollout], h: int) -> list[Rollout]:
-        out: list[Rollout] = []
-        for r in rolls:
-            out.append(r.upto(h))
-            if r.steps and r.steps[0].success:
-                break
-        return out
-
-    if peek_first and horizon:
-        tied = ties(tried(rollouts, 0))
-        if len(tied) == 1:
-            return tied[0].action, Cost()
-        by_action = {r.action: r for r in rollouts}
-        deeper = tried((by_action[r.action] for r in tied), horizon)
-        return choose(deeper).action, Cost.total(r.cost for r in deeper)
-    done = tried(rollouts, horizon)
-    return choose(done).action, Cost.total(r.cost for r in done)
+    done = tried(candidates, horizon)
+    return choose(done).action, done, Cost.total(r.cost for r in done)
