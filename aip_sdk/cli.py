@@ -77,11 +77,15 @@ def _parse_suite_options(
     return options
 
 
-def _suite_spec(
+def _load_suite(
     suite: str, data: str | None, domain: str | None, options: dict[str, Any]
-) -> tuple[str, str | None, dict[str, Any]]:
-    """``(name, data, options)``: what builds the suite, here and on a remote worker."""
-    return suite, data, {**options, **({"domain": domain} if domain else {})}
+) -> tuple[Any, tuple[str, str | None, dict[str, Any]]]:
+    """The suite the options name, and ``(name, data, options)``, which rebuilds it on a
+    remote worker."""
+    from aip_sdk.envs.suite import load_suite
+
+    spec = (suite, data, {**options, **({"domain": domain} if domain else {})})
+    return load_suite(spec[0], spec[1], **spec[2]), spec
 
 
 def _suite_options(suite_help: str, *, required: bool = False) -> Callable[[F], F]:
@@ -186,13 +190,11 @@ def plan(
 ) -> None:
     """Run one episode of a suite task and report actions, success and cost."""
     from aip_sdk.controllers import make_controller
-    from aip_sdk.envs.suite import load_suite
     from aip_sdk.planner import DEFAULT_CONTROLLER_SPEC, Planner
     from aip_sdk.registry import load_backend
 
     ctrl = make_controller(controller or DEFAULT_CONTROLLER_SPEC)  # a bad spec fails first
-    suite_spec = _suite_spec(suite, data, domain, suite_options)
-    s = load_suite(*suite_spec[:2], **suite_spec[2])
+    s = _load_suite(suite, data, domain, suite_options)[0]
     if task_id is None:
         task_id = s.tasks(split)[0].task_id
     backend = load_backend(backend_name, model_path=model, notify=_picked)
@@ -376,10 +378,8 @@ def tasks(
     split: str | None,
 ) -> None:
     """List a suite's tasks with their difficulty labels."""
-    from aip_sdk.envs.suite import load_suite
 
-    suite_spec = _suite_spec(suite, data, domain, suite_options)
-    for t in load_suite(*suite_spec[:2], **suite_spec[2]).tasks(split):
+    for t in _load_suite(suite, data, domain, suite_options)[0].tasks(split):
         click.echo(f"{t.task_id}\t{t.split}\t{t.difficulty}")
 
 
@@ -442,15 +442,13 @@ def bench(
     from aip_sdk.bench.harness import build_results, record_model, run_bench
     from aip_sdk.bench.report import write_pareto, write_summary
     from aip_sdk.controllers import make_controller
-    from aip_sdk.envs.suite import load_suite
     from aip_sdk.executor import make_executor
     from aip_sdk.models import model_identity
     from aip_sdk.registry import best_backend, load_backend
 
     for spec in strategies:  # fail on a bad spec before any model is loaded
         make_controller(spec)
-    suite_spec = _suite_spec(suite, data, domain, suite_options)
-    s = load_suite(*suite_spec[:2], **suite_spec[2])
+    s, suite_spec = _load_suite(suite, data, domain, suite_options)
     chosen = split or s.default_split
     backend: Any
     if executor == "local":
@@ -558,7 +556,6 @@ def collect(
 
     from tqdm import tqdm
 
-    from aip_sdk.envs.suite import load_suite
     from aip_sdk.errors import ConfigError
     from aip_sdk.registry import load_backend
     from aip_sdk.traces import TraceStore
@@ -568,8 +565,7 @@ def collect(
         sizes = {int(d): int(n) for d, n in (p.split(":") for p in pool.split(","))}
     except ValueError as exc:
         raise ConfigError(f"--pool {pool!r} must look like '0:8' or '0:8,1:2'") from exc
-    suite_spec = _suite_spec(suite, data, domain, suite_options)
-    s = load_suite(*suite_spec[:2], **suite_spec[2])
+    s, suite_spec = _load_suite(suite, data, domain, suite_options)
     chosen = split or s.default_split
     from aip_sdk.decision import MAX_DEPTH, MAX_K
 
