@@ -106,19 +106,19 @@ def test_outcomes_and_honest_tokens_by_hand():
     assert s0.good_for(Decision(k=4)) and not s0.good_for(Decision(k=1))
 
 
+def rejected(action):
+    """A rollout whose candidate the environment rejects, continued one greedy step."""
+    r = roll(action, "z")
+    return attrs.evolve(r, steps=(attrs.evolve(r.steps[0], valid=False), *r.steps[1:]))
+
+
 def test_peek_escalates_only_among_the_candidates_it_ties():
-    """b is voted first; c is rejected, so peek rates it apart; a and b tie, and a's rollout
-    reaches the goal: escalation rolls out a and b only, and takes a."""
-    pools = {0: (sample("b", False), sample("b", False), sample("a", True), sample("c", False))}
-    step = StepTrace(
-        index=0,
-        features=F,
-        prompt_tokens=100,
-        probe_top="b",
-        probe_tokens=10,
-        good=("a",),
-        taken="a",
-        pools=pools,
+    """hand_trace's first step with b voted first and a third candidate c: c is rejected, so
+    peek rates it apart; a and b tie, and a's rollout reaches the goal: escalation rolls out a
+    and b only, and takes a."""
+    step = attrs.evolve(
+        hand_trace().steps[0],
+        pools={0: (sample("b", False), sample("b", False), sample("a", True), sample("c", False))},
         rollouts={"a": roll("a", "x", success=True), "b": roll("b", "y"), "c": rejected("c")},
     )
     assert step.outcome(Decision(k=4, peek=1)) == ("b", 100 + 20)  # the tie goes to the vote
@@ -128,12 +128,6 @@ def test_peek_escalates_only_among_the_candidates_it_ties():
     alone = attrs.evolve(step, rollouts={**step.rollouts, "b": rejected("b")})
     assert alone.outcome(Decision(k=4, peek=1, lookahead=1)) == ("a", 100 + 20)
     assert alone.outcome(Decision(k=4, lookahead=1)) == ("a", 100 + 20 + 3 * 30)
-
-
-def rejected(action):
-    """A rollout whose candidate the environment rejects, continued one greedy step."""
-    r = roll(action, "z")
-    return attrs.evolve(r, steps=(attrs.evolve(r.steps[0], valid=False), *r.steps[1:]))
 
 
 def test_replay_reward_matches_alpha_q_minus_beta_c_by_hand():
