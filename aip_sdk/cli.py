@@ -64,16 +64,28 @@ def _stack(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-def _parse_suite_options(
-    _ctx: click.Context, _param: click.Parameter, pairs: tuple[str, ...]
+def _option_value(text: str) -> Any:
+    """A ``KEY=VALUE`` value as the keyword argument it means: an int, a float, a bool
+    (``true``/``false``) or text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _parse_options(
+    _ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]
 ) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs as suite keyword arguments (integers as ints, the rest as text)."""
+    """``KEY=VALUE`` pairs (``--suite-option``, ``--backend-option``) as keyword arguments."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key.isidentifier():
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. progress=goals)")
-        options[key] = int(value) if value.lstrip("-").isdigit() else value
+            example = "n_gpu_layers=-1" if param.name == "backend_options" else "progress=goals"
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. {example})")
+        options[key] = _option_value(value)
     return options
 
 
@@ -112,7 +124,7 @@ def _suite_options(suite_help: str, *, required: bool = False) -> Callable[[F], 
             "suite_options",
             multiple=True,
             metavar="KEY=VALUE",
-            callback=_parse_suite_options,
+            callback=_parse_options,
             help="An option of the suite (repeatable), e.g. progress=goals on the PDDL suites.",
         ),
         click.option(
@@ -120,6 +132,16 @@ def _suite_options(suite_help: str, *, required: bool = False) -> Callable[[F], 
         ),
     )
 
+
+_BACKEND_OPTION = click.option(
+    "--backend-option",
+    "backend_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_parse_options,
+    help="A keyword of the backend's constructor (repeatable), e.g. n_gpu_layers=-1 "
+    "(llama.cpp: offload every layer to the GPU) or n_ctx=4096.",
+)
 
 _MODEL_OPTIONS = _stack(
     click.option(
@@ -137,6 +159,7 @@ _MODEL_OPTIONS = _stack(
         show_default=True,
         help="A registered backend (llamacpp, onnx, ...); auto: the best installed one.",
     ),
+    _BACKEND_OPTION,
 )
 
 _EXECUTOR_OPTIONS = _stack(
@@ -183,6 +206,7 @@ def plan(
     task_id: str | None,
     model: str | None,
     backend_name: str,
+    backend_options: dict[str, Any],
     controller: str | None,
     max_steps: int | None,
     seed: int,
@@ -197,7 +221,7 @@ def plan(
     s = _load_suite(suite, data, domain, suite_options)[0]
     if task_id is None:
         task_id = s.tasks(split)[0].task_id
-    backend = load_backend(backend_name, model_path=model, notify=_picked)
+    backend = load_backend(backend_name, model_path=model, notify=_picked, **backend_options)
     with Planner(backend=backend, controller=ctrl, seed=seed, owns_backend=True) as planner:
         env = s.make(task_id, split)
         try:
@@ -235,10 +259,15 @@ def plan(
     "--base-url", envvar="AIP_SDK_BASE_URL", default=None, help="Server URL (--backend openai)."
 )
 @click.option("--model", envvar="AIP_SDK_MODEL", default=None, help="Model (with --backend).")
+@_BACKEND_OPTION
 @click.pass_context
 @_fail_cleanly
 def models(
-    ctx: click.Context, backend_name: str | None, base_url: str | None, model: str | None
+    ctx: click.Context,
+    backend_name: str | None,
+    base_url: str | None,
+    model: str | None,
+    backend_options: dict[str, Any],
 ) -> None:
     """List the known models (embedded and pullable), the backends and ONNX providers.
 
@@ -251,7 +280,9 @@ def models(
         from aip_sdk.registry import load_backend
 
         options = {"base_url": base_url} if base_url else {}
-        b = load_backend(backend_name, model_path=model, notify=_picked, **options)
+        b = load_backend(
+            backend_name, model_path=model, notify=_picked, **options, **backend_options
+        )
         try:
             click.echo(f"{b!r}\nmodel: {b.model_name}, context {b.n_ctx} tokens")
             click.echo(f"capabilities: {b.capabilities}")
@@ -426,6 +457,7 @@ def bench(
     first_seed: int,
     model: str | None,
     backend_name: str,
+    backend_options: dict[str, Any],
     max_steps: int | None,
     out: str,
     reuse: tuple[str, ...],
@@ -452,11 +484,11 @@ def bench(
     chosen = split or s.default_split
     backend: Any
     if executor == "local":
-        backend = load_backend(backend_name, model_path=model, notify=_picked)
+        backend = load_backend(backend_name, model_path=model, notify=_picked, **backend_options)
         name = backend.name
     else:  # every worker loads its own backend
         name = best_backend() if backend_name == "auto" else backend_name
-        backend = functools.partial(load_backend, name, model_path=model)
+        backend = functools.partial(load_backend, name, model_path=model, **backend_options)
     try:  # the exact weights, recorded next to the episodes
         identity = model_identity(model)
     except (ModelLoadError, ConfigError, OSError):  # a served model (openai): its name only
@@ -541,6 +573,7 @@ def collect(
     out: str,
     model: str | None,
     backend_name: str,
+    backend_options: dict[str, Any],
     max_steps: int,
     pool: str,
     horizon: int,
@@ -573,7 +606,7 @@ def collect(
         raise ConfigError(
             f"--pool {pool!r}: depths must lie in 0-{MAX_DEPTH} and counts in 1-{MAX_K}"
         )
-    backend = load_backend(backend_name, model_path=model, notify=_picked)
+    backend = load_backend(backend_name, model_path=model, notify=_picked, **backend_options)
     collector = Collector(
         backend,
         TraceStore(Path(out)),
@@ -674,6 +707,7 @@ def collect(
     help="Model of the live phase (default: the one the traces were recorded with).",
 )
 @click.option("--backend", "backend_name", default="auto", show_default=True)
+@_BACKEND_OPTION
 @_fail_cleanly
 def train_controller(
     traces: tuple[str, ...],
@@ -689,6 +723,7 @@ def train_controller(
     live_max_steps: int | None,
     model: str | None,
     backend_name: str,
+    backend_options: dict[str, Any],
 ) -> None:
     """Train a controller with PPO on replayed traces and export it to ONNX.
 
@@ -737,7 +772,7 @@ def train_controller(
 
         tasks = tuple(pick_live_tasks(live_suite, live_tasks, seed))
         live_backend = load_backend(
-            backend_name, model_path=model or traces_set.model, notify=_picked
+            backend_name, model_path=model or traces_set.model, notify=_picked, **backend_options
         )
     for b in beta:
         target = sweep_path(out, b, len(beta) > 1)

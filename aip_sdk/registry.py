@@ -14,6 +14,7 @@ highest ``preference`` among those whose packages import (llama.cpp, then ONNX R
 from __future__ import annotations
 
 import difflib
+import inspect
 import pkgutil
 import threading
 from collections.abc import Callable, Mapping
@@ -217,11 +218,21 @@ def load_backend(
         name: a registered backend, or ``"auto"``.
         notify: told which backend ``"auto"`` picked.
         **options: passed to the backend's constructor.
+
+    Raises:
+        ConfigError: the backend's constructor takes no keyword of that name.
     """
     if name == AUTO:
         name = best_backend()
         if notify is not None:
             notify(name)
     cls = get_backend_class(name)
+    params = inspect.signature(cls).parameters
+    unknown = sorted(set(options) - set(params))
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise ConfigError(  # a misspelt keyword, named before anything loads
+            f"backend {name!r} takes no option {', '.join(map(repr, unknown))}; its options "
+            f"are: {', '.join(params)}"
+        )
     backend: Backend = cls(**options)
     return backend

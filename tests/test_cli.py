@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from aip_sdk import __version__
@@ -113,3 +114,30 @@ def test_suite_options_reach_the_suite_and_bad_ones_are_named():
     assert r.exit_code == 1 and "choose one of relaxed, goals" in r.output
     r = CliRunner().invoke(main, ["tasks", "--suite-option", "goals"])
     assert r.exit_code == 2 and "not KEY=VALUE" in r.output
+
+
+def test_backend_options_reach_the_backend_and_bad_ones_are_named():
+    pytest.importorskip("llama_cpp")
+    r = CliRunner().invoke(
+        main, ["models", "--backend", "llamacpp", "--backend-option", "n_ctx=1024"]
+    )
+    assert r.exit_code == 0 and "context 1024 tokens" in r.output
+    r = CliRunner().invoke(
+        main, ["models", "--backend", "llamacpp", "--backend-option", "n_gpu_layer=-1"]
+    )
+    assert r.exit_code == 1 and "takes no option 'n_gpu_layer'" in r.output
+    assert "n_gpu_layers" in r.output  # the options it does take
+    r = CliRunner().invoke(main, ["plan", "--backend-option", "n_ctx"])
+    assert r.exit_code == 2 and "not KEY=VALUE (e.g. n_gpu_layers=-1)" in r.output
+
+
+def test_option_values_are_typed():
+    from aip_sdk.cli import _option_value
+
+    assert [_option_value(v) for v in ("-1", "0.5", "True", "false", "goals")] == [
+        -1,
+        0.5,
+        True,
+        False,
+        "goals",
+    ]
