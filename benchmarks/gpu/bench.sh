@@ -3,17 +3,21 @@
 # the GPU (llama.cpp CUDA offload, --backend-option n_gpu_layers=-1). The model (491 MB for the
 # 0.5B one) is over what one device call carries (64 MiB), so it travels in pieces, one call
 # each, while the machine stays warm (a machine left idle is given back, with what it held):
-#   here:   bash benchmarks/gpu/build_llama_cuda.sh 90 /tmp/cudawheel
+#   here:   bash benchmarks/gpu/build_llama_cuda.sh 90 /tmp/cudawheel   # 20 min on 2 cores
 #           bash benchmarks/gpu/pack_bench.sh /tmp/cudawheel/llama_cpp_python-*.whl
-#   there:  bash benchmarks/gpu/bench.sh setup        (carry runs/gpu: installs, smoke test)
-#           bash benchmarks/gpu/bench.sh piece N      (carry runs/gpu-model/pN), N = 1, 2, ...
-#           bash benchmarks/gpu/bench.sh run SECONDS  (after the last piece; results in $OUT)
-# `run` checks the model's SHA-256, then starts results.sh's bench commands for the model
-# (DRY_RUN=1 prints them) on the suites that need no browser and no ALFWorld install, one
-# process per seed and bench, each pinned to its own CPU, all into runs/bench/gpu/; at SECONDS
-# they are stopped (SIGTERM: every finished episode is kept) and the folders come back in
-# $OUT/bench.tar.gz. Each bench runs task by task, every strategy on a task before the next,
-# so a stopped run still compares like with like; re-running `run` on the same machine resumes.
+#   there:  bash benchmarks/gpu/bench.sh piece 9 && bash benchmarks/gpu/bench.sh setup
+#                     (carry runs/gpu and runs/gpu-model/p9, the small last piece: installs,
+#                      smoke test on the model's skeleton)
+#           bash benchmarks/gpu/bench.sh piece N      (carry runs/gpu-model/pN), N = 1 ... 7
+#           bash benchmarks/gpu/bench.sh piece 8 && bash benchmarks/gpu/bench.sh run SECONDS
+#                     (carry runs/gpu-model/p8; results in $OUT/bench.tar.gz)
+# Each piece call took under 10 s of device time on an H200 (2026-11-27). `run` checks the
+# model's SHA-256, then starts results.sh's bench commands for the model (DRY_RUN=1 prints
+# them) on the suites that need no browser and no ALFWorld install, one process per seed and
+# bench, each pinned to its own CPU, each into runs/bench/gpu-NAME (NAME: results.sh's folder);
+# at SECONDS they are stopped (SIGTERM, then SIGKILL 60 s later; every finished episode is
+# kept). Each bench runs task by task, every strategy on a task before the next, so a stopped
+# run still compares like with like; `run` again on the same machine resumes.
 set -uo pipefail
 OUT="${OUT:-/tmp/gpu-out}"
 MODEL="${MODEL:-qwen2.5-coder-0.5b-instruct}"
@@ -54,7 +58,7 @@ case "${1:?usage: bench.sh setup | piece N | run SECONDS}" in
         # shellcheck disable=SC2001  # one command line, edited: one seed, no Ray, on the GPU
         args=$(sed -e "s/^aip-sdk //; s/--executor ray --workers [0-9]*//" \
                    -e "s/--seeds [0-9]*/--seeds 1 --first-seed $s/" \
-                   -e "s#--out runs/bench/#--out runs/bench/gpu/#" <<< "$cmd")
+                   -e "s#--out runs/bench/#--out runs/bench/gpu-#" <<< "$cmd")
         # shellcheck disable=SC2086  # the printed command's words
         timeout -s TERM -k 60 "$SECONDS_LEFT" taskset -c $((i % $(nproc))) "$AIP" $args \
           --backend llamacpp --backend-option n_gpu_layers=-1 > "/tmp/bench-$i.log" 2>&1 &
@@ -63,7 +67,7 @@ case "${1:?usage: bench.sh setup | piece N | run SECONDS}" in
     done
     wait
     tail -n 2 /tmp/bench-*.log
-    tar -czf "$OUT/bench.tar.gz" runs/bench/gpu /tmp/bench-*.log
+    tar -czf "$OUT/bench.tar.gz" runs/bench/gpu-* /tmp/bench-*.log
     ls -l "$OUT"
     ;;
 esac
