@@ -53,8 +53,27 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+class _Terminated(SystemExit):
+    """The SystemExit that SIGTERM raises (see :func:`unwind_on_sigterm`)."""
+
+
 def _exit_on_term(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
+    raise _Terminated(128 + signum)
+
+
+def _redeliver_lost_term(unraisable: Any) -> None:
+    """``sys.unraisablehook``: SIGTERM's exit raised inside a callback from C (llama.cpp's log
+    callback, through ctypes) is printed and dropped there, and the process would run on; send
+    the signal again, from a timer thread, so that it lands once the callback has returned."""
+    import os
+    import sys
+    import threading
+
+    if isinstance(unraisable.exc_value, _Terminated):
+        signum = int(unraisable.exc_value.code) - 128
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def unwind_on_sigterm() -> None:
@@ -63,11 +82,14 @@ def unwind_on_sigterm() -> None:
     Call it first in every long-running command (the CLI and the scripts in ``benchmarks/``):
     SIGTERM (``timeout``, ``kill``, Slurm, Kubernetes, ``docker stop``) otherwise ends Python
     at once, so ``finally`` blocks never close environments and their browsers, and benches do
-    not rebuild their results. Does nothing outside the main thread (signals can only be set
-    there).
+    not rebuild their results. A SIGTERM that arrives while Python runs a callback from C code
+    (where an exception cannot propagate) is sent again once the callback returns. Does nothing
+    outside the main thread (signals can only be set there).
     """
     import signal
+    import sys
     import threading
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit_on_term)
+        sys.unraisablehook = _redeliver_lost_term

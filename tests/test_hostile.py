@@ -273,3 +273,31 @@ def test_sigterm_to_a_benchmark_script_leaves_no_browser_behind(tmp_path):
          "--seeds", "0", "--budget", "100000", "--out", str(tmp_path)]
     )  # fmt: skip
     assert not list(tmp_path.glob("*.json"))  # nothing half-found written
+
+
+_SIGTERM_IN_A_CALLBACK = """
+import ctypes, os, signal, time
+from aip_sdk.util import unwind_on_sigterm
+unwind_on_sigterm()
+compare = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+def landing_in_the_callback(_a, _b):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return 0
+values = (ctypes.c_int * 2)(1, 2)
+try:
+    ctypes.CDLL(None).qsort(values, 2, ctypes.sizeof(ctypes.c_int), compare(landing_in_the_callback))
+    time.sleep(5)
+    print("ran on after SIGTERM")
+finally:
+    print("unwound")
+"""
+
+
+def test_sigterm_inside_a_callback_from_c_still_ends_the_process():
+    """SIGTERM's exit raised inside a ctypes callback (as llama.cpp's log callback is) is dropped
+    by ctypes; the signal is sent again and the process unwinds (exit 143, finally blocks run)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_IN_A_CALLBACK], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert proc.stdout.split() == ["unwound"]
