@@ -54,11 +54,15 @@ def usable_cpus() -> int:
 
 
 class _Terminated(SystemExit):
-    """The SystemExit that SIGTERM raises (see :func:`unwind_on_sigterm`)."""
+    """The SystemExit that a signal raises (see :func:`unwind_on_sigterm`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
 
 
 def _exit_on_term(signum: int, _frame: Any) -> None:
-    raise _Terminated(128 + signum)
+    raise _Terminated(signum)
 
 
 def _redeliver_lost_term(unraisable: Any) -> None:
@@ -70,8 +74,8 @@ def _redeliver_lost_term(unraisable: Any) -> None:
     import threading
 
     if isinstance(unraisable.exc_value, _Terminated):
-        signum = int(unraisable.exc_value.code) - 128
-        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        term = unraisable.exc_value
+        threading.Timer(0.05, os.kill, (os.getpid(), term.signum)).start()
         return
     sys.__unraisablehook__(unraisable)
 
