@@ -22,6 +22,7 @@ PIP=(python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3
   farama-notifications "minigrid==$(python3 -c 'import minigrid; print(minigrid.__version__)')" \
   pygame-ce
 python3 -m pip wheel -q --no-deps --no-build-isolation . ./backends/llamacpp -w "$OUT"
+rm -rf build backends/llamacpp/build  # setuptools' leftovers (a second copy of the package)
 tar -C "${AIP_SDK_DATA:-../shared/data}" -cJf "$OUT/planbench.tar.xz" planbench
 python3 benchmarks/gpu/skeleton.py strip "$GGUF" "$OUT/bench-model.skel"
 (cd "$(dirname "$GGUF")" && sha256sum "$(basename "$GGUF")") > "$OUT/MODEL_SHA256"
