@@ -25,6 +25,9 @@ Q05=qwen2.5-coder-0.5b-instruct
 Q15=qwen2.5-coder-1.5b-instruct
 for m in $Q05 $Q15; do aip-sdk models pull "$m"; done
 RAY=(--executor ray --workers "$(nproc)")  # one worker per CPU this process may use
+# BENCH_ARGS: more options for every bench, e.g. BENCH_ARGS="--backend-option n_gpu_layers=-1"
+# on a machine with a GPU (benchmarks/gpu/bench.sh runs these commands on a lent one).
+read -r -a EXTRA <<< "${BENCH_ARGS:-}"
 
 # Strategies under 4x the tokens of fixed:k=1 (measured in docs/headroom.md): every task x seed.
 # Adaptive- and Early-Stopping Self-Consistency vote over sampled actions here (depth=0, as the
@@ -47,7 +50,8 @@ bench() {  # bench MODEL DIR ARGS...
   local model=$1 dir=$2
   shift 2
   OUTS+=("runs/bench/$dir")
-  aip-sdk bench --model "$model" --seeds "$SEEDS" "${RAY[@]}" --out "runs/bench/$dir" "$@"
+  aip-sdk bench --model "$model" --seeds "$SEEDS" "${RAY[@]}" "${EXTRA[@]}" --out "runs/bench/$dir" \
+    "$@"
 }
 # 1. qwen2.5-coder-0.5b: the controller's claims (held-out grid seeds, PlanBench 4-5 blocks).
 bench $Q05 q05-grid --suite grid --split test --episodes "$TASKS" "${CHEAP[@]}"

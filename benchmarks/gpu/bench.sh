@@ -49,7 +49,8 @@ case "${1:?usage: bench.sh setup | piece N | run SECONDS}" in
     [[ -f "/tmp/models/$file" ]] || cat /tmp/pieces/part.* > "/tmp/models/$file"
     (cd /tmp/models && sha256sum -c MODEL_SHA256) || exit 1
     rm -f /tmp/pieces/part.*
-    mapfile -t CMDS < <(DRY_RUN=1 bash scripts/results.sh | grep -F "bench --model $MODEL " |
+    mapfile -t CMDS < <(BENCH_ARGS="--backend llamacpp --backend-option n_gpu_layers=-1" \
+                          DRY_RUN=1 bash scripts/results.sh | grep -F "bench --model $MODEL " |
                           grep -v -e "--suite miniwob" -e "--suite alfworld")
     i=0
     for cmd in "${CMDS[@]}"; do
@@ -61,7 +62,7 @@ case "${1:?usage: bench.sh setup | piece N | run SECONDS}" in
                    -e "s#--out runs/bench/#--out runs/bench/gpu-#" <<< "$cmd")
         # shellcheck disable=SC2086  # the printed command's words
         timeout -s TERM -k 60 "$SECONDS_LEFT" taskset -c $((i % $(nproc))) "$AIP" $args \
-          --backend llamacpp --backend-option n_gpu_layers=-1 > "/tmp/bench-$i.log" 2>&1 &
+          > "/tmp/bench-$i.log" 2>&1 &
         i=$((i + 1))
       done
     done
