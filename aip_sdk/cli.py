@@ -67,9 +67,13 @@ def _stack(*options: Callable[[F], F]) -> Callable[[F], F]:
 def _option_value(text: str) -> Any:
     """A ``KEY=VALUE`` value as the keyword argument it means: an int, a float, a bool
     (``true``/``false``) or text."""
-    for kind in (int, float):
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if any(c.isdigit() for c in text):  # not "nan" or "inf": those stay text
         try:
-            return kind(text)
+            return float(text)
         except ValueError:
             pass
     return {"true": True, "false": False}.get(text.lower(), text)
@@ -637,7 +641,9 @@ def collect(
             seed=seed,
             progress=tick,
             executor=make_executor(executor, address=ray_address, workers=workers),
-            backend_factory=functools.partial(load_backend, backend.name, model_path=model),
+            backend_factory=functools.partial(
+                load_backend, backend.name, model_path=model, **backend_options
+            ),
             suite_spec=suite_spec,
         )
     finally:

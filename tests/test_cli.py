@@ -134,10 +134,11 @@ def test_backend_options_reach_the_backend_and_bad_ones_are_named():
 def test_option_values_are_typed():
     from aip_sdk.cli import _option_value
 
-    assert [_option_value(v) for v in ("-1", "0.5", "True", "false", "goals")] == [
+    assert [_option_value(v) for v in ("-1", "0.5", "True", "false", "goals", "inf")] == [
         -1,
         0.5,
         True,
         False,
         "goals",
+        "inf",
     ]
