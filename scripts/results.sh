@@ -50,8 +50,8 @@ bench() {  # bench MODEL DIR ARGS...
   local model=$1 dir=$2
   shift 2
   OUTS+=("runs/bench/$dir")
-  aip-sdk bench --model "$model" --seeds "$SEEDS" "${RAY[@]}" "${EXTRA[@]}" --out "runs/bench/$dir" \
-    "$@"
+  aip-sdk bench --model "$model" --seeds "$SEEDS" "${RAY[@]}" "${EXTRA[@]}" \
+    --out "runs/bench/$dir" "$@"
 }
 # 1. qwen2.5-coder-0.5b: the controller's claims (held-out grid seeds, PlanBench 4-5 blocks).
 bench $Q05 q05-grid --suite grid --split test --episodes "$TASKS" "${CHEAP[@]}"

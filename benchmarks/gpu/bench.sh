@@ -2,7 +2,8 @@
 # results.sh's benches of one reference model, run on a lent GPU machine with every layer on
 # the GPU (llama.cpp CUDA offload, --backend-option n_gpu_layers=-1). The model (491 MB for the
 # 0.5B one) is over what one device call carries (64 MiB), so it travels in pieces, one call
-# each, while the machine stays warm (a machine left idle is given back, with what it held):
+# each, while the machine stays warm (a machine left idle is given back, with what it held);
+# pack_bench.sh says how many pieces (the 0.5B model: 9, the last one small):
 #   here:   bash benchmarks/gpu/build_llama_cuda.sh 90 /tmp/cudawheel   # 20 min on 2 cores
 #           bash benchmarks/gpu/pack_bench.sh /tmp/cudawheel/llama_cpp_python-*.whl
 #   there:  bash benchmarks/gpu/bench.sh piece 9 && bash benchmarks/gpu/bench.sh setup
