@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,19 +65,18 @@ def _exit_on_term(signum: int, _frame: Any) -> None:
     raise _Terminated(signum)
 
 
-def _redeliver_lost_term(unraisable: Any) -> None:
+def _redeliver_lost_term(unraisable: Any, *, previous: Callable[[Any], Any]) -> None:
     """``sys.unraisablehook``: SIGTERM's exit raised inside a callback from C (llama.cpp's log
     callback, through ctypes) is printed and dropped there, and the process would run on; send
-    the signal again, from a timer thread, so that it lands once the callback has returned."""
-    import os
-    import sys
+    the signal again, from a timer thread, so that it lands once the callback has returned.
+    Anything else goes to the hook that was installed before (``previous``)."""
     import threading
 
     if isinstance(unraisable.exc_value, _Terminated):
         term = unraisable.exc_value
         threading.Timer(0.05, os.kill, (os.getpid(), term.signum)).start()
         return
-    sys.__unraisablehook__(unraisable)
+    previous(unraisable)
 
 
 def unwind_on_sigterm() -> None:
@@ -90,10 +89,13 @@ def unwind_on_sigterm() -> None:
     (where an exception cannot propagate) is sent again once the callback returns. Does nothing
     outside the main thread (signals can only be set there).
     """
+    import functools
     import signal
     import sys
     import threading
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit_on_term)
-        sys.unraisablehook = _redeliver_lost_term
+        hook = sys.unraisablehook
+        if getattr(hook, "func", None) is not _redeliver_lost_term:  # once, chained
+            sys.unraisablehook = functools.partial(_redeliver_lost_term, previous=hook)

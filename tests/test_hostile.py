@@ -301,3 +301,26 @@ def test_sigterm_inside_a_callback_from_c_still_ends_the_process():
     )
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
     assert proc.stdout.split() == ["unwound"]
+
+
+_OTHER_UNRAISABLES = """
+import sys
+from aip_sdk.util import unwind_on_sigterm
+seen = []
+sys.unraisablehook = lambda u: seen.append(type(u.exc_value).__name__)
+unwind_on_sigterm()
+unwind_on_sigterm()  # twice: still one wrapper
+class Dropped:
+    def __del__(self):
+        raise ValueError("raised in __del__")
+Dropped()
+print(seen)
+"""
+
+
+def test_other_unraisable_exceptions_reach_the_hook_installed_before():
+    proc = subprocess.run(
+        [sys.executable, "-c", _OTHER_UNRAISABLES], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["['ValueError']"]

@@ -19,10 +19,12 @@ for lib in "$TMP"/llama_cpp/lib/*.so; do
 done
 tar -C "$TMP" -cJf "$OUT/llama_cpp_cuda.tar.xz" llama_cpp
 rm -rf "$TMP"
-python3 benchmarks/gpu/skeleton.py strip \
-  "$(python3 -c 'from aip_sdk.models import resolve_model_path as r; print(r("qwen2.5-coder-1.5b-instruct"))')" \
-  "$OUT/model.skel"
-python3 benchmarks/gpu/skeleton.py strip \
-  "$(python3 -c 'from aip_sdk.models import default_model_path as d; print(d())')" "$OUT/smollm2.skel"
+if [[ -z "${NO_SKELETONS:-}" ]]; then  # pack_bench.sh carries its own model instead
+  python3 benchmarks/gpu/skeleton.py strip \
+    "$(python3 -c 'from aip_sdk.models import resolve_model_path as r; print(r("qwen2.5-coder-1.5b-instruct"))')" \
+    "$OUT/model.skel"
+  python3 benchmarks/gpu/skeleton.py strip \
+    "$(python3 -c 'from aip_sdk.models import default_model_path as d; print(d())')" "$OUT/smollm2.skel"
+fi
 python3 -m pip download -q --no-deps diskcache gguf -d "$OUT"
 du -sh "$OUT"

@@ -11,9 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 WHEEL=${1:?usage: bash benchmarks/gpu/pack_bench.sh CUDA_WHEEL [MODEL]}
 MODEL=${2:-qwen2.5-coder-0.5b-instruct}
-bash benchmarks/gpu/pack.sh "$WHEEL"
+rm -rf runs/gpu  # a fresh pack: nothing of an earlier one travels
+NO_SKELETONS=1 bash benchmarks/gpu/pack.sh "$WHEEL"  # the speed check's skeletons: not here
 OUT=runs/gpu
-rm -f "$OUT/model.skel" "$OUT/smollm2.skel"  # the speed check's skeletons: not needed here
 GGUF=$(python3 -c "from aip_sdk.models import resolve_model_path as r; print(r('$MODEL'))")
 PIP=(python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12
      --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64
