@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pack what benchmarks/gpu/bench.sh needs to run results.sh's benches of a reference model on a
 # lent GPU machine (no package index and no model hub there; at most 64 MiB travel a call):
-#   runs/gpu        the CUDA build of llama-cpp-python and the skeletons (pack.sh), the wheels
+#   runs/gpu        the CUDA build of llama-cpp-python (pack.sh), the wheels
 #                   of aip-sdk, its llama.cpp backend and what the suites import that the
 #                   machine's image lacks (gymnasium, minigrid, pygame-ce), the PlanBench data,
 #                   the model's SHA-256 and a skeleton of it for the first call's smoke test
