@@ -17,7 +17,7 @@ from aip_sdk.bench.claims import (
     paired_difference,
 )
 from aip_sdk.bench.harness import build_results, record_model
-from aip_sdk.bench.report import sweep_beta, sweep_curves
+from aip_sdk.bench.report import fixed_frontier, sweep_beta, sweep_curves
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError
 
@@ -179,3 +179,31 @@ def test_the_shipped_controller_joins_the_sweep_it_was_copied_from(tmp_path: Pat
     assert sweep_curves(rows, shipped) == [(str(family), [(310.0, 0.45, 0.05), (500.0, 0.7, 0.02)])]
     shipped.write_bytes(b"z")  # a controller that is no sweep member joins nothing
     assert sweep_curves(rows[:2], shipped) == []
+
+
+def test_the_fixed_frontier_keeps_only_allocations_no_cheaper_one_beats() -> None:
+    def row(strategy: str, tokens: float, success: float, family: str = "fixed") -> dict[str, Any]:
+        return {
+            "strategy": strategy,
+            "tokens": tokens,
+            "success": success,
+            "family": family,
+            "bound": family == "oracle",
+        }
+
+    rows = [
+        row("fixed:k=4,lookahead=1", 900.0, 0.7),
+        row("fixed:k=1", 100.0, 0.3),
+        row("fixed:k=4", 400.0, 0.2),  # dearer than k=1 and worse: off the frontier
+        row("fixed:k=0", 60.0, 0.3),  # as good as k=1 for less: k=1 drops off
+        row("fixed:k=4,peek=1", 400.0, 0.5),  # same tokens as k=4, better: kept
+        row("fixed:k=8", 1200.0, 0.7),  # no better than a cheaper one
+        row("learned", 300.0, 0.9, "learned"),
+        row("oracle", 500.0, 1.0, "oracle"),
+    ]
+    assert [r["strategy"] for r in fixed_frontier(rows)] == [
+        "fixed:k=0",
+        "fixed:k=4,peek=1",
+        "fixed:k=4,lookahead=1",
+    ]
+    assert fixed_frontier([r for r in rows if r["family"] != "fixed"]) == []

@@ -14,6 +14,7 @@ from aip_sdk.util import bootstrap_ci
 __all__ = [
     "aggregate_strategies",
     "best_fixed",
+    "fixed_frontier",
     "sweep_beta",
     "sweep_curves",
     "write_pareto",
@@ -159,6 +160,25 @@ def best_fixed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(fixed, key=lambda r: (r["success"], -r["tokens"])) if fixed else None
 
 
+def fixed_frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fixed allocations no other fixed one dominates, cheapest first.
+
+    A fixed row is on the frontier when every cheaper fixed row succeeds less often: the best
+    success a user can buy with fixed allocations at each budget. The Pareto plot draws it as a
+    staircase, so a strategy above it does better than any fixed allocation that costs as much.
+    Ties in tokens keep the more successful row.
+    """
+    fixed = sorted(
+        (r for r in rows if r["family"] == "fixed" and not r["bound"]),
+        key=lambda r: (r["tokens"], -r["success"]),
+    )
+    frontier: list[dict[str, Any]] = []
+    for r in fixed:
+        if not frontier or r["success"] > frontier[-1]["success"]:
+            frontier.append(r)
+    return frontier
+
+
 def write_summary(results: dict[str, Any], path: Path) -> str:
     """A Markdown table per suite; tokens relative to the best fixed allocation."""
     rows = aggregate_strategies(results)
@@ -207,14 +227,17 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, len(groups), figsize=(9.0 * len(groups), 4.6), squeeze=False)
     for ax, group in zip(axes[0], groups):
         sub = [r for r in rows if (r["suite"], r["split"]) == group]
-        fixed = sorted((r for r in sub if r["family"] == "fixed"), key=lambda r: r["tokens"])
-        if fixed:
-            ax.plot(
-                [max(r["tokens"], 1) for r in fixed],
-                [r["success"] for r in fixed],
-                "-",
+        frontier = fixed_frontier(sub)
+        if frontier:
+            # Beyond its dearest point the frontier stays flat: more tokens buy nothing more.
+            xs = [max(r["tokens"], 1) for r in frontier]
+            ys = [r["success"] for r in frontier]
+            ax.step(
+                [*xs, max(max(r["tokens"], 1) for r in sub)],
+                [*ys, ys[-1]],
+                where="post",
                 color="0.6",
-                label="fixed allocations",
+                label="fixed allocations' frontier",
                 zorder=1,
             )
         marks = iter(_MARKS)
