@@ -210,7 +210,7 @@ def write_summary(results: dict[str, Any], path: Path) -> str:
 
 
 def write_pareto(results: dict[str, Any], path: Path) -> None:
-    """Success against mean total tokens (log x) per strategy, fixed curve and oracle."""
+    """Success against mean total tokens (log x) per strategy, the fixed frontier and the oracle."""
     import matplotlib
     import matplotlib.ticker
 
