@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from aip_sdk.bench.report import aggregate_strategies
+from aip_sdk.bench.report import aggregate_strategies, best_fixed
 from aip_sdk.controllers.spec import parse_spec
 from aip_sdk.decision import Decision
 from aip_sdk.util import bootstrap_ci
@@ -211,15 +211,10 @@ def at_equal_tokens(
     """
     rows = aggregate_strategies(results)
     mine = next((r for r in rows if r["strategy"] == strategy), None)
-    fixed = [r for r in rows if r["family"] == "fixed"]
-    if mine is None or not fixed:
+    if mine is None:
         return None, None
-
-    def best(rs: list[dict[str, Any]]) -> dict[str, Any] | None:
-        return max(rs, key=lambda r: (r["success"], -r["tokens"])) if rs else None
-
-    within = best([r for r in fixed if r["tokens"] <= (1 + slack) * mine["tokens"]])
-    overall = best(fixed)
+    within = best_fixed(rows, max_tokens=(1 + slack) * mine["tokens"])
+    overall = best_fixed(rows)
     return (
         compare(results, strategy, within["strategy"]) if within else None,
         compare(results, strategy, overall["strategy"]) if overall else None,

@@ -154,12 +154,6 @@ def aggregate_strategies(
     return rows
 
 
-def best_fixed(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The ``fixed:*`` row with the highest success, ties to fewer total tokens."""
-    fixed = [r for r in rows if r["family"] == "fixed"]
-    return max(fixed, key=lambda r: (r["success"], -r["tokens"])) if fixed else None
-
-
 def fixed_frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The fixed allocations no other fixed one dominates, cheapest first.
 
@@ -177,6 +171,17 @@ def fixed_frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not frontier or r["success"] > frontier[-1]["success"]:
             frontier.append(r)
     return frontier
+
+
+def best_fixed(
+    rows: list[dict[str, Any]], *, max_tokens: float | None = None
+) -> dict[str, Any] | None:
+    """The ``fixed:*`` row with the highest success, ties to fewer total tokens: the dearest
+    point of :func:`fixed_frontier` that spends at most ``max_tokens`` (any, by default)."""
+    affordable = [
+        r for r in fixed_frontier(rows) if max_tokens is None or r["tokens"] <= max_tokens
+    ]
+    return affordable[-1] if affordable else None
 
 
 def write_summary(results: dict[str, Any], path: Path) -> str:
