@@ -108,6 +108,21 @@ def test_oracle_takes_the_probe_when_its_top_action_is_good():
     assert len(b.requests) == 1 and rec.cost.generated_tokens == 2  # the probe alone
 
 
+def test_oracle_peeks_where_no_vote_of_the_same_samples_is_good(blocksworld):
+    env = blocksworld.make("2", "basic_3")
+    plan = blocksworld.ground_truth_plan("2", "basic_3")
+    obs, _ = env.reset()
+    for action in plan[:-1]:
+        obs, *_ = env.step(action)
+    win, wrong = plan[-1], next(a for a in obs["actions"] if a != plan[-1])
+    # the probe, one sample and both votes of two samples choose `wrong`; peek at two does not
+    b = ScriptedBackend(samples=[wrong] * 5 + [wrong, win], scores={wrong: -0.1})
+    rec = Planner(backend=b, controller="oracle").act(obs, env=env, good_actions={win})
+    assert rec.decision == Decision(k=2, peek=1) and rec.action == win
+    assert [kw["n"] for _, kw in b.requests] == [1, 1, 2, 2, 2]  # probe, k=1, k=2 three ways
+    assert rec.cost.generated_tokens == sum(c.generated_tokens for c in rec.candidates)
+
+
 def test_oracle_needs_good_action_labels():
     with pytest.raises(ConfigError, match="good actions"):
         Planner(backend=ScriptedBackend(), controller="oracle").act(OBS)

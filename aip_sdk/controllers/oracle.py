@@ -23,17 +23,20 @@ from aip_sdk.errors import ConfigError
 
 __all__ = ["ORACLE_TABLE", "OracleController"]
 
-# Cheapest first: the probe's top action, then samples (majority before weighted at each k),
-# then lookahead over 4 samples.
+# Cheapest first: the probe's top action, then samples (at each k the majority, the weighted
+# vote and peek, which cost the same: peek makes no model call), then lookahead over 4 samples.
 ORACLE_TABLE: tuple[Decision, ...] = (
     Decision(k=0),
     Decision(k=1),
     Decision(k=2),
     Decision(k=2, vote="weighted"),
+    Decision(k=2, peek=1),
     Decision(k=4),
     Decision(k=4, vote="weighted"),
+    Decision(k=4, peek=1),
     Decision(k=8),
     Decision(k=8, vote="weighted"),
+    Decision(k=8, peek=1),
     Decision(k=4, lookahead=1),
     Decision(k=4, lookahead=2),
 )
@@ -44,8 +47,8 @@ class OracleController:
     """Pick, with hindsight from good-action labels, the cheapest decision that works.
 
     Args:
-        table: the decisions tried, cheapest first (default :data:`ORACLE_TABLE`; lookahead
-            decisions are skipped where the environment cannot be copied).
+        table: the decisions tried, cheapest first (default :data:`ORACLE_TABLE`; peek and
+            lookahead decisions are skipped where the environment cannot be copied).
     """
 
     table: tuple[Decision, ...] = ORACLE_TABLE
