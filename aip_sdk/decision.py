@@ -3,7 +3,8 @@
 A :class:`Decision` allots ``k`` samples (0 = take the probe's top action, no sampling) at
 reasoning ``depth``, aggregates them by a plain majority or a likelihood-weighted ``vote``, and
 may look ``lookahead`` steps ahead in copies of the environment to choose among the distinct
-candidates, or only ``peek`` at what each candidate does there (no model call). The decision
+candidates, or only ``peek`` at what each candidate does there (no model call); ``widen`` has
+them try every admissible action, the model's candidates first. The decision
 table (every decision a learned controller can pick, by index) is data: it is written into a
 learned controller's metadata and read back from it.
 """
@@ -79,6 +80,12 @@ class Decision:
             0: it costs no model call beyond the samples). With ``lookahead=h`` as well it
             peeks first and looks ``h`` steps ahead only among the candidates peek rates
             equally best: compute where peek cannot choose, none where it can.
+        widen: 1 has peek or lookahead try every admissible action, not only the drawn
+            candidates: the candidates first, in vote order, then the other actions in a
+            random order fixed by the step's seed (ties go to the earlier). The model then
+            only orders the actions the environment rates equally. With ``k=0`` the probe's
+            choice comes first, or, where no probe ran (the ``heuristic`` baseline, which
+            makes no model call), every action is in the seeded random order.
         temperature: sampling temperature of the candidates (``None``: the Planner's).
     """
 
@@ -87,13 +94,20 @@ class Decision:
     vote: str = attrs.field(default="majority", validator=_check_vote)
     lookahead: int = attrs.field(default=0, validator=count_validators(0, MAX_LOOKAHEAD))
     peek: int = attrs.field(default=0, validator=count_validators(0, 1))
+    widen: int = attrs.field(default=0, validator=count_validators(0, 1))
     temperature: float | None = attrs.field(default=None, validator=_check_temperature)
 
     def __attrs_post_init__(self) -> None:
-        if self.k == 0 and (self.depth or self.lookahead or self.peek):
+        if self.widen and not self.looks_ahead:
+            raise ValueError(
+                "widen=1 widens the actions peek or lookahead tries, so it needs peek=1 or "
+                "lookahead=h"
+            )
+        if self.k == 0 and (self.depth or (self.looks_ahead and not self.widen)):
             raise ValueError(
                 f"k=0 takes the probe's top action, so depth={self.depth}, "
-                f"lookahead={self.lookahead} and peek={self.peek} must be 0"
+                f"lookahead={self.lookahead} and peek={self.peek} must be 0 (or widen=1 to "
+                f"try every admissible action, the probe's choice first)"
             )
 
     @property
@@ -115,6 +129,8 @@ class Decision:
             out["lookahead"] = self.lookahead
         if self.peek:
             out["peek"] = self.peek
+        if self.widen:
+            out["widen"] = self.widen
         if self.temperature is not None:
             out["temperature"] = self.temperature
         return out
@@ -134,6 +150,7 @@ class Decision:
                 vote=str(data.get("vote", "majority")),
                 lookahead=int(data.get("lookahead", 0)),
                 peek=int(data.get("peek", 0)),
+                widen=int(data.get("widen", 0)),
                 temperature=None if temp is None else float(temp),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -29,6 +29,7 @@ records the longest and replay rates every shorter one with the same :func:`choo
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -49,6 +50,7 @@ __all__ = [
     "rollout",
     "state_key",
     "ties",
+    "widen",
 ]
 
 REJECTED = 1.0
@@ -261,6 +263,16 @@ def choose(rollouts: Sequence[Rollout]) -> Rollout:
     if not rollouts:
         raise ConfigError("lookahead needs at least one candidate")
     return max(rollouts, key=lambda r: r.key)
+
+
+def widen(order: Sequence[str], actions: Sequence[str], *, seed: int) -> list[str]:
+    """``order`` (the model's candidates, best first), then every other admissible action in a
+    random order fixed by ``seed``: what ``widen=1`` has peek or lookahead try. The model's
+    candidates come first so that they win the ties the environment's rating leaves."""
+    drawn = set(order)
+    rest = [a for a in dict.fromkeys(actions) if a not in drawn]
+    random.Random(seed).shuffle(rest)
+    return [*order, *rest]
 
 
 def ties(peeked: Sequence[Rollout]) -> list[Rollout]:

@@ -17,7 +17,7 @@ from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.errors import BackendError, ConfigError, EnvError
 from aip_sdk.features import Features, Probe
-from aip_sdk.lookahead import can_copy, copy_env, look_ahead
+from aip_sdk.lookahead import can_copy, copy_env, look_ahead, widen
 from aip_sdk.observation import Observation
 from aip_sdk.policy import (
     DEFAULT_REASONING_BUDGETS,
@@ -308,11 +308,17 @@ class Planner:
         probe, features, cost = look.probe, look.features, look.cost
         candidates: list[Candidate] = []
         scores: dict[str, float] = {}
+        votes: dict[str, int] = {}
+        if first.looks_ahead and not can_copy(env) and not self.controller.needs_copy:
+            # A controller that can do without (a learned one reads the `copyable` feature)
+            # gets the vote where the environment cannot be copied.
+            first = attrs.evolve(first, lookahead=0, peek=0, widen=0)
         if first.uses_probe:
-            if probe is None:  # a controller that did not declare needs_probe
+            if probe is None and not first.widen:  # a controller that did not declare needs_probe
                 probe, probe_cost = self._policy.probe(obs, ctx.history)
                 cost = cost + probe_cost
-            action, votes = probe.best, {}
+            # widen with no probe (the heuristic baseline): every action, no model call
+            order = [probe.best] if probe is not None else []
         else:
             want = first.k
             call = 0
@@ -330,31 +336,30 @@ class Planner:
                 call += 1
                 want = self.controller.more([c.action for c in candidates])
             order = rank(candidates, probe, vote=first.vote)
-            action, votes = order[0], dict(Counter(c.action for c in candidates))
+            votes = dict(Counter(c.action for c in candidates))
             if first.vote == "weighted":
                 scores = weighted_scores(candidates)
-            if first.looks_ahead and not can_copy(env) and not self.controller.needs_copy:
-                # A controller that can do without (a learned one reads the `copyable`
-                # feature) gets the vote where the environment cannot be copied.
-                first = attrs.evolve(first, lookahead=0, peek=0)
-            if first.looks_ahead and len(order) > 1:
-                if env is None:
-                    raise ConfigError(
-                        f"decision '{first}' looks ahead, so act() needs env= (the environment "
-                        f"in its current state, which is copied, never stepped)"
-                    )
-                action, rollouts, look_cost = look_ahead(
-                    self._policy,
-                    env,
-                    order,
-                    ctx.history,
-                    horizon=first.lookahead,
-                    seed=derive_seed(seed, 104729),
-                    seen=list(ctx.states),
-                    peek_first=bool(first.peek),
+        if first.widen:
+            order = widen(order, obs.actions, seed=derive_seed(seed, 7919))
+        action = order[0]
+        if first.looks_ahead and len(order) > 1:
+            if env is None:
+                raise ConfigError(
+                    f"decision '{first}' looks ahead, so act() needs env= (the environment "
+                    f"in its current state, which is copied, never stepped)"
                 )
-                cost = cost + look_cost
-                scores = {r.action: r.score for r in rollouts}
+            action, rollouts, look_cost = look_ahead(
+                self._policy,
+                env,
+                order,
+                ctx.history,
+                horizon=first.lookahead,
+                seed=derive_seed(seed, 104729),
+                seen=list(ctx.states),
+                peek_first=bool(first.peek),
+            )
+            cost = cost + look_cost
+            scores = {r.action: r.score for r in rollouts}
         return StepRecord(
             index=ctx.step,
             features=features,

@@ -138,6 +138,7 @@ STRATEGIES = Registry(
         "conf": "aip_sdk.controllers.confidence:ConfidenceGate",
         "learned": "aip_sdk.controllers.spec:learned",
         "oracle": "aip_sdk.controllers.oracle:OracleController",
+        "heuristic": "aip_sdk.controllers.baseline:HeuristicBaseline",
     },
 )
 SUITES = Registry(

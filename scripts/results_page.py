@@ -108,7 +108,8 @@ def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -
         "### 2. Better results on hard tasks at equal compute",
         "",
         "The controller against the best fixed allocation that spends no more than 1.1x its "
-        "total tokens, and against the best fixed allocation at any cost; paired differences "
+        "total tokens, and against the best fixed allocation at any cost (the model-free "
+        "`heuristic`, where it ran, is the allocation of no tokens); paired differences "
         "in success over the same (seed, task) episodes with 95% bootstrap intervals (* where "
         "the interval excludes 0). Tokens ratio: the controller's tokens over the other's.",
         "",

@@ -17,7 +17,7 @@ from aip_sdk.bench.claims import (
     paired_difference,
 )
 from aip_sdk.bench.harness import build_results, record_model
-from aip_sdk.bench.report import fixed_frontier, sweep_beta, sweep_curves
+from aip_sdk.bench.report import best_fixed, fixed_frontier, sweep_beta, sweep_curves
 from aip_sdk.decision import Decision
 from aip_sdk.errors import ConfigError
 
@@ -207,3 +207,11 @@ def test_the_fixed_frontier_keeps_only_allocations_no_cheaper_one_beats() -> Non
         "fixed:k=4,lookahead=1",
     ]
     assert fixed_frontier([r for r in rows if r["family"] != "fixed"]) == []
+    # the model-free heuristic is the zero-token allocation: it heads the frontier and removes
+    # every allocation that spends tokens for no more success
+    with_floor = [*rows, row("heuristic", 0.0, 0.5, "heuristic")]
+    assert [r["strategy"] for r in fixed_frontier(with_floor)] == [
+        "heuristic",
+        "fixed:k=4,lookahead=1",
+    ]
+    assert best_fixed(with_floor, max_tokens=300.0)["strategy"] == "heuristic"

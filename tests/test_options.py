@@ -80,6 +80,9 @@ def test_temperature_is_a_parameter_of_the_decision():
         "fixed:k=4,vote=weighted",
         "fixed:k=4,lookahead=2",
         "fixed:k=4,peek=1",
+        "fixed:k=4,peek=1,widen=1",
+        "fixed:k=0,peek=1,widen=1",
+        "heuristic",
         "fixed:k=2,temperature=1.2",
     ],
 )
@@ -143,10 +146,65 @@ def test_peek_that_separates_the_candidates_escalates_to_no_rollout(blocksworld)
     assert len(backend.requests) == 1  # peek saw the goal reached: the lookahead never ran
 
 
+def test_widen_peeks_at_every_action_not_only_the_candidates(blocksworld):
+    env, obs, win, wrong = _one_step_from_goal(blocksworld)
+    plain = Planner(backend=ScriptedBackend(samples=[wrong, wrong]), controller="fixed:k=2,peek=1")
+    assert plain.act(obs, env=env).action == wrong  # the winning action was never drawn
+    backend = ScriptedBackend(samples=[wrong, wrong])
+    rec = Planner(backend=backend, controller="fixed:k=2,peek=1,widen=1").act(obs, env=env)
+    assert rec.action == win and rec.votes == {wrong: 2}
+    assert len(backend.requests) == 1  # the draw only: the other actions cost no model call
+    assert rec.decision == Decision(k=2, peek=1, widen=1)
+
+
+def test_widen_puts_the_candidates_first_and_the_rest_in_a_seeded_order():
+    from aip_sdk.lookahead import widen
+
+    actions = [f"a{i}" for i in range(12)]
+    out = widen(["a7", "a3"], actions, seed=5)
+    assert out[:2] == ["a7", "a3"] and sorted(out) == sorted(actions)
+    assert out == widen(["a7", "a3"], actions, seed=5)
+    assert out != widen(["a7", "a3"], actions, seed=6)  # 10! orders: a clash is negligible
+
+
+def test_heuristic_baseline_makes_no_model_call(blocksworld):
+    env, obs, win, _ = _one_step_from_goal(blocksworld)
+    backend = ScriptedBackend()
+    rec = Planner(backend=backend, controller="heuristic").act(obs, env=env)
+    assert rec.action == win and rec.decision == Decision(k=0, peek=1, widen=1)
+    assert backend.requests == [] and rec.cost.tokens == 0 and rec.candidates == ()
+    # a whole task: the environment's relaxed distance alone reaches this one's goal
+    runs = [
+        Planner(backend=backend, controller="heuristic").plan(
+            blocksworld.make("461", "basic"), seed=0
+        )
+        for _ in range(2)
+    ]
+    assert runs[0].success and runs[0].cost.tokens == 0 and backend.requests == []
+    assert runs[0].actions == runs[1].actions  # the tie order is fixed by the seed
+
+
+def test_k0_widen_puts_the_probe_choice_first(blocksworld):
+    env, obs, win, wrong = _one_step_from_goal(blocksworld)
+    backend = ScriptedBackend(scores={wrong: -0.1})  # the probe prefers the wrong action
+    rec = Planner(backend=backend, controller="fixed:k=0,peek=1,widen=1").act(obs, env=env)
+    assert rec.action == win  # peek still finds the goal among every action
+    ((op, kw),) = backend.requests  # the probe, then no model call
+    assert op == "sample" and kw["temperature"] == 0.0
+    assert rec.cost.generated_tokens == backend.count_tokens(wrong)  # the probe's choice
+
+
+def test_the_heuristic_baseline_needs_an_environment_to_copy():
+    with pytest.raises(ConfigError, match="needs env="):
+        Planner(backend=ScriptedBackend(), controller="heuristic").act(OBS)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"k": 0, "peek": 1}, "k=0 takes the probe"),
+        ({"k": 0, "depth": 1, "peek": 1, "widen": 1}, "k=0 takes the probe"),
+        ({"k": 4, "widen": 1}, "needs peek=1 or lookahead"),
     ],
 )
 def test_peek_refuses_what_it_cannot_combine_with(kwargs, message):

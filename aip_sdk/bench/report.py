@@ -160,10 +160,12 @@ def fixed_frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     A fixed row is on the frontier when every cheaper fixed row succeeds less often: the best
     success a user can buy with fixed allocations at each budget. The Pareto plot draws it as a
     staircase, so a strategy above it does better than any fixed allocation that costs as much.
-    Ties in tokens keep the more successful row.
+    Ties in tokens keep the more successful row. The model-free ``heuristic`` counts as the
+    allocation of no model compute at all (0 tokens): a strategy that spends tokens is measured
+    against it too.
     """
     fixed = sorted(
-        (r for r in rows if r["family"] == "fixed" and not r["bound"]),
+        (r for r in rows if r["family"] in ("fixed", "heuristic") and not r["bound"]),
         key=lambda r: (r["tokens"], -r["success"]),
     )
     frontier: list[dict[str, Any]] = []
@@ -176,8 +178,9 @@ def fixed_frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def best_fixed(
     rows: list[dict[str, Any]], *, max_tokens: float | None = None
 ) -> dict[str, Any] | None:
-    """The ``fixed:*`` row with the highest success, ties to fewer total tokens: the dearest
-    point of :func:`fixed_frontier` that spends at most ``max_tokens`` (any, by default)."""
+    """The fixed row (``fixed:*`` or the ``heuristic``) with the highest success, ties to fewer
+    total tokens: the dearest point of :func:`fixed_frontier` that spends at most
+    ``max_tokens`` (any, by default)."""
     affordable = [
         r for r in fixed_frontier(rows) if max_tokens is None or r["tokens"] <= max_tokens
     ]

@@ -6,6 +6,7 @@ from aip_sdk.controllers.adaptive import (
     beta_stop_probability,
 )
 from aip_sdk.controllers.base import Controller
+from aip_sdk.controllers.baseline import HeuristicBaseline
 from aip_sdk.controllers.confidence import ConfidenceGate
 from aip_sdk.controllers.fixed import FixedController, SelfConsistency
 from aip_sdk.controllers.oracle import OracleController
@@ -18,6 +19,7 @@ __all__ = [
     "Controller",
     "EarlyStoppingSC",
     "FixedController",
+    "HeuristicBaseline",
     "OracleController",
     "SelfConsistency",
     "beta_stop_probability",

@@ -21,6 +21,8 @@ def options_suffix(d: Decision) -> str:
         parts.append(f"lookahead={d.lookahead}")
     if d.peek:
         parts.append(f"peek={d.peek}")
+    if d.widen:
+        parts.append(f"widen={d.widen}")
     if d.temperature is not None:
         parts.append(f"temperature={d.temperature:g}")
     return "".join(f",{p}" for p in parts)
@@ -32,8 +34,9 @@ class FixedController:
 
     ``fixed:k=0`` acts on the probe's top action; ``vote=weighted`` weighs each candidate by its
     mean token probability; ``lookahead=h`` rates the distinct candidates by rollouts of ``h``
-    steps in copies of the environment (``peek=1``: by the result of each alone, no rollout);
-    ``temperature`` sets the sampling temperature.
+    steps in copies of the environment (``peek=1``: by the result of each alone, no rollout;
+    ``widen=1``: every admissible action, the candidates first); ``temperature`` sets the
+    sampling temperature.
     """
 
     k: int = attrs.field(default=1, validator=count_validators(0, MAX_K))
@@ -41,6 +44,7 @@ class FixedController:
     vote: str = "majority"
     lookahead: int = 0
     peek: int = 0
+    widen: int = 0
     temperature: float | None = None
     name: str = attrs.field(default="fixed", init=False)
     needs_labels: bool = attrs.field(default=False, init=False)
@@ -55,6 +59,7 @@ class FixedController:
             vote=self.vote,
             lookahead=self.lookahead,
             peek=self.peek,
+            widen=self.widen,
             temperature=None if self.temperature is None else float(self.temperature),
         )
 
