@@ -82,10 +82,11 @@ class Decision:
             equally best: compute where peek cannot choose, none where it can.
         widen: 1 has peek or lookahead try every admissible action, not only the drawn
             candidates: the candidates first, in vote order, then the other actions in a
-            random order fixed by the step's seed (ties go to the earlier). The model then
-            only orders the actions the environment rates equally. With ``k=0`` the probe's
-            choice comes first, or, where no probe ran (the ``heuristic`` baseline, which
-            makes no model call), every action is in the seeded random order.
+            random order fixed by the step's seed (ties go to the earlier). With peek the
+            environment rates every action first, and the candidates are drawn only where its
+            rating ties: the model is asked only where the environment cannot choose, and its
+            vote orders those ties. ``k=0`` with ``widen`` makes no model call at all: ties go
+            to the seeded order (the ``heuristic`` baseline).
         temperature: sampling temperature of the candidates (``None``: the Planner's).
     """
 
@@ -103,11 +104,12 @@ class Decision:
                 "widen=1 widens the actions peek or lookahead tries, so it needs peek=1 or "
                 "lookahead=h"
             )
-        if self.k == 0 and (self.depth or (self.looks_ahead and not self.widen)):
+        model_free = self.widen and self.peek and not self.lookahead
+        if self.k == 0 and (self.depth or (self.looks_ahead and not model_free)):
             raise ValueError(
                 f"k=0 takes the probe's top action, so depth={self.depth}, "
-                f"lookahead={self.lookahead} and peek={self.peek} must be 0 (or widen=1 to "
-                f"try every admissible action, the probe's choice first)"
+                f"lookahead={self.lookahead} and peek={self.peek} must be 0 (or peek=1,widen=1 "
+                f"to let the environment's rating choose among every action, with no model)"
             )
 
     @property
@@ -117,8 +119,9 @@ class Decision:
 
     @property
     def uses_probe(self) -> bool:
-        """The decision acts on the probe (k = 0)."""
-        return self.k == 0
+        """The decision acts on the probe (k = 0, unless ``widen`` lets the environment's
+        rating choose with no model call)."""
+        return self.k == 0 and not self.widen
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON; options at their defaults are left out (older files read the same)."""

@@ -46,6 +46,8 @@ __all__ = [
     "choose",
     "copy_env",
     "look_ahead",
+    "peek_every",
+    "rated_best",
     "replay",
     "rollout",
     "state_key",
@@ -263,6 +265,23 @@ def choose(rollouts: Sequence[Rollout]) -> Rollout:
     if not rollouts:
         raise ConfigError("lookahead needs at least one candidate")
     return max(rollouts, key=lambda r: r.key)
+
+
+def peek_every(
+    env: Any, actions: Sequence[str], history: Sequence[str], *, seen: Iterable[str] = ()
+) -> list[Rollout]:
+    """Every admissible action tried alone in a copy of ``env`` (peek, no model call)."""
+    visited = tuple(seen)
+    return [
+        rollout(None, env, a, history, horizon=0, seed=0, seen=visited)
+        for a in dict.fromkeys(actions)
+    ]
+
+
+def rated_best(peeked: Sequence[Rollout]) -> list[str]:
+    """The actions of ``peeked`` the environment rates equally best (one where none ties)."""
+    top = choose(peeked).key
+    return [r.action for r in peeked if r.key == top]
 
 
 def widen(order: Sequence[str], actions: Sequence[str], *, seed: int) -> list[str]:

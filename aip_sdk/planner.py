@@ -17,7 +17,7 @@ from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.errors import BackendError, ConfigError, EnvError
 from aip_sdk.features import Features, Probe
-from aip_sdk.lookahead import can_copy, copy_env, look_ahead, widen
+from aip_sdk.lookahead import can_copy, copy_env, look_ahead, peek_every, rated_best, widen
 from aip_sdk.observation import Observation
 from aip_sdk.policy import (
     DEFAULT_REASONING_BUDGETS,
@@ -54,6 +54,25 @@ class Look:
     probe: Probe | None = None
     features: Features | None = None
     cost: Cost = attrs.field(factory=Cost)
+
+
+def _need_env(env: Any, decision: Decision) -> None:
+    if env is None:
+        raise ConfigError(
+            f"decision '{decision}' looks ahead, so act() needs env= (the environment in its "
+            f"current state, which is copied, never stepped)"
+        )
+
+
+def carried_out(decision: Decision, drawn: int) -> Decision:
+    """What a step did: ``decision`` with ``k`` the candidates drawn (a sequential rule's
+    count), or, where ``widen`` left the choice to the environment's rating and nothing was
+    drawn, the model-free decision (``k=0,peek=1,widen=1``)."""
+    if drawn:
+        return attrs.evolve(decision, k=drawn)
+    if decision.widen:
+        return Decision(k=0, peek=1, widen=1)
+    return decision
 
 
 @attrs.frozen
@@ -313,12 +332,23 @@ class Planner:
             # A controller that can do without (a learned one reads the `copyable` feature)
             # gets the vote where the environment cannot be copied.
             first = attrs.evolve(first, lookahead=0, peek=0, widen=0)
-        if first.uses_probe:
-            if probe is None and not first.widen:  # a controller that did not declare needs_probe
+        tied: list[str] | None = None
+        if first.widen and first.peek:
+            _need_env(env, first)
+            # The environment rates every action first, at no model call; the model is asked
+            # only where that rating ties (what it chooses there is what drawing first would).
+            peeked = peek_every(env, obs.actions, ctx.history, seen=list(ctx.states))
+            scores = {r.action: r.score for r in peeked}
+            tied = rated_best(peeked)
+        if tied is not None and len(tied) == 1:
+            order = tied
+        elif first.widen and first.k == 0:  # no model: the ties in the step's seeded order
+            order = widen([], obs.actions, seed=derive_seed(seed, 7919))
+        elif first.uses_probe:
+            if probe is None:  # a controller that did not declare needs_probe
                 probe, probe_cost = self._policy.probe(obs, ctx.history)
                 cost = cost + probe_cost
-            # widen with no probe (the heuristic baseline): every action, no model call
-            order = [probe.best] if probe is not None else []
+            order = [probe.best]
         else:
             want = first.k
             call = 0
@@ -339,15 +369,13 @@ class Planner:
             votes = dict(Counter(c.action for c in candidates))
             if first.vote == "weighted":
                 scores = weighted_scores(candidates)
-        if first.widen:
-            order = widen(order, obs.actions, seed=derive_seed(seed, 7919))
+            if first.widen:
+                order = widen(order, obs.actions, seed=derive_seed(seed, 7919))
+        if tied is not None:
+            order = [a for a in order if a in tied]
         action = order[0]
-        if first.looks_ahead and len(order) > 1:
-            if env is None:
-                raise ConfigError(
-                    f"decision '{first}' looks ahead, so act() needs env= (the environment "
-                    f"in its current state, which is copied, never stepped)"
-                )
+        if first.looks_ahead and len(order) > 1 and (tied is None or first.lookahead):
+            _need_env(env, first)
             action, rollouts, look_cost = look_ahead(
                 self._policy,
                 env,
@@ -356,14 +384,14 @@ class Planner:
                 horizon=first.lookahead,
                 seed=derive_seed(seed, 104729),
                 seen=list(ctx.states),
-                peek_first=bool(first.peek),
+                peek_first=bool(first.peek) and tied is None,
             )
             cost = cost + look_cost
-            scores = {r.action: r.score for r in rollouts}
+            scores = {**scores, **{r.action: r.score for r in rollouts}}
         return StepRecord(
             index=ctx.step,
             features=features,
-            decision=attrs.evolve(first, k=len(candidates)) if candidates else first,
+            decision=carried_out(first, len(candidates)),
             candidates=tuple(candidates),
             action=action,
             votes=votes,

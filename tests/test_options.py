@@ -81,7 +81,6 @@ def test_temperature_is_a_parameter_of_the_decision():
         "fixed:k=4,lookahead=2",
         "fixed:k=4,peek=1",
         "fixed:k=4,peek=1,widen=1",
-        "fixed:k=0,peek=1,widen=1",
         "heuristic",
         "fixed:k=2,temperature=1.2",
     ],
@@ -146,17 +145,6 @@ def test_peek_that_separates_the_candidates_escalates_to_no_rollout(blocksworld)
     assert len(backend.requests) == 1  # peek saw the goal reached: the lookahead never ran
 
 
-def test_widen_peeks_at_every_action_not_only_the_candidates(blocksworld):
-    env, obs, win, wrong = _one_step_from_goal(blocksworld)
-    plain = Planner(backend=ScriptedBackend(samples=[wrong, wrong]), controller="fixed:k=2,peek=1")
-    assert plain.act(obs, env=env).action == wrong  # the winning action was never drawn
-    backend = ScriptedBackend(samples=[wrong, wrong])
-    rec = Planner(backend=backend, controller="fixed:k=2,peek=1,widen=1").act(obs, env=env)
-    assert rec.action == win and rec.votes == {wrong: 2}
-    assert len(backend.requests) == 1  # the draw only: the other actions cost no model call
-    assert rec.decision == Decision(k=2, peek=1, widen=1)
-
-
 def test_widen_puts_the_candidates_first_and_the_rest_in_a_seeded_order():
     from aip_sdk.lookahead import widen
 
@@ -184,14 +172,25 @@ def test_heuristic_baseline_makes_no_model_call(blocksworld):
     assert runs[0].actions == runs[1].actions  # the tie order is fixed by the seed
 
 
-def test_k0_widen_puts_the_probe_choice_first(blocksworld):
+def test_widen_draws_only_where_the_environment_rating_ties(blocksworld):
     env, obs, win, wrong = _one_step_from_goal(blocksworld)
-    backend = ScriptedBackend(scores={wrong: -0.1})  # the probe prefers the wrong action
-    rec = Planner(backend=backend, controller="fixed:k=0,peek=1,widen=1").act(obs, env=env)
-    assert rec.action == win  # peek still finds the goal among every action
-    ((op, kw),) = backend.requests  # the probe, then no model call
-    assert op == "sample" and kw["temperature"] == 0.0
-    assert rec.cost.generated_tokens == backend.count_tokens(wrong)  # the probe's choice
+    plain = Planner(backend=ScriptedBackend(samples=[wrong, wrong]), controller="fixed:k=2,peek=1")
+    assert plain.act(obs, env=env).action == wrong  # the winning action was never drawn
+    backend = ScriptedBackend(samples=[wrong, wrong])
+    rec = Planner(backend=backend, controller="fixed:k=2,peek=1,widen=1").act(obs, env=env)
+    assert rec.action == win and backend.requests == []  # one action reaches the goal: no draw
+    assert rec.decision == Decision(k=0, peek=1, widen=1) and rec.cost.tokens == 0
+    # at the start several actions make the same progress: the model's samples order that tie
+    start_env = blocksworld.make("2", "basic_3")
+    start, _ = start_env.reset()
+    from aip_sdk.lookahead import peek_every, rated_best
+
+    tied = rated_best(peek_every(start_env, start["actions"], []))
+    assert len(tied) > 1
+    backend = ScriptedBackend(samples=[tied[-1], tied[-1]])
+    rec = Planner(backend=backend, controller="fixed:k=2,peek=1,widen=1").act(start, env=start_env)
+    assert rec.action == tied[-1] and len(backend.requests) == 1
+    assert rec.decision == Decision(k=2, peek=1, widen=1) and rec.votes == {tied[-1]: 2}
 
 
 def test_the_heuristic_baseline_needs_an_environment_to_copy():
@@ -204,6 +203,7 @@ def test_the_heuristic_baseline_needs_an_environment_to_copy():
     [
         ({"k": 0, "peek": 1}, "k=0 takes the probe"),
         ({"k": 0, "depth": 1, "peek": 1, "widen": 1}, "k=0 takes the probe"),
+        ({"k": 0, "lookahead": 1, "widen": 1}, "k=0 takes the probe"),
         ({"k": 4, "widen": 1}, "needs peek=1 or lookahead"),
     ],
 )
