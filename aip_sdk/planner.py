@@ -367,7 +367,7 @@ class Planner:
                 want = self.controller.more([c.action for c in candidates])
             order = rank(candidates, probe, vote=first.vote)
             votes = dict(Counter(c.action for c in candidates))
-            if first.vote == "weighted":
+            if first.vote == "weighted" and not scores:  # peek's ratings, where it ran, stay
                 scores = weighted_scores(candidates)
             if first.widen:
                 order = widen(order, obs.actions, seed=derive_seed(seed, 7919))
