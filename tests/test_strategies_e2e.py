@@ -45,3 +45,26 @@ def test_learned_strategy_plans_with_a_fixture_controller(real_backend, blockswo
     for step in result.steps:
         assert step.features is not None
         assert step.decision in planner.controller.table
+
+
+def test_widen_asks_the_default_model_only_where_the_rating_ties(real_backend, blocksworld):
+    from aip_sdk.lookahead import peek_every, rated_best, state_key
+
+    result = Planner(backend=real_backend, controller="fixed:k=2,peek=1,widen=1").plan(
+        blocksworld.make("2", "basic_3"), max_steps=6, seed=3
+    )
+    replay = blocksworld.make("2", "basic_3")
+    obs, info = replay.reset(seed=3)
+    seen = [state_key(obs, info)]
+    asked = 0
+    for step in result.steps:
+        tied = rated_best(peek_every(replay, obs["actions"], [], seen=seen))
+        assert step.action in tied
+        if len(tied) == 1:  # the environment's rating chose: no model call
+            assert step.decision.k == 0 and step.cost.tokens == 0 and step.candidates == ()
+        else:
+            assert step.decision.k == 2 and step.cost.generated_tokens > 0
+            asked += 1
+        obs, _, _, _, info = replay.step(step.action)
+        seen.append(state_key(obs, info))
+    assert 0 < asked < len(result.steps)
