@@ -31,6 +31,11 @@ def _diff(c: Comparison) -> str:
     return f"{d:+.2f} {_ci(ci)}" + (" *" if c.significant else "")
 
 
+def _ratio(c: Comparison) -> str:
+    """Tokens over the other's; the model-free heuristic spends none, so there is no ratio."""
+    return f"{c.token_ratio:.2f}x" if c.other_tokens else "(it spends 0)"
+
+
 def _model(results: dict[str, Any]) -> str:
     m = results.get("model") or {}
     names = {str(run["model"]) for run in results["runs"]}
@@ -85,12 +90,12 @@ def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -
                 cells += ["none spends so little", "", "", ""]
             else:
                 cells += [f"`{within.other}`", f"{within.other_success:.2f}"]
-                cells += [_diff(within), f"{within.token_ratio:.2f}x"]
+                cells += [_diff(within), _ratio(within)]
             if overall is None:
                 cells += ["", "", ""]
             else:
                 cells += [f"`{overall.other}` ({overall.other_success:.2f})"]
-                cells += [_diff(overall), f"{overall.token_ratio:.2f}x"]
+                cells += [_diff(overall), _ratio(overall)]
             line = "| " + " | ".join(cells) + " |"
             hard.append(line)
             if name in unseen or "loso" in strat:
