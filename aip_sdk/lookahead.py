@@ -279,7 +279,10 @@ def peek_every(
 
 
 def rated_best(peeked: Sequence[Rollout]) -> list[str]:
-    """The actions of ``peeked`` the environment rates equally best (one where none ties)."""
+    """The actions of ``peeked`` the environment rates equally best (one where none ties).
+
+    Unlike :func:`ties`, several immediate successes all count: ``widen`` asks the model to
+    order them, as a draw made first would have."""
     top = choose(peeked).key
     return [r.action for r in peeked if r.key == top]
 

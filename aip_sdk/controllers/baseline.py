@@ -26,7 +26,11 @@ __all__ = ["HeuristicBaseline"]
 class HeuristicBaseline:
     """Take the admissible action the environment rates best after one step; no model.
 
-    Needs an environment that can be copied (every suite but MiniWoB++).
+    Needs an environment that can be copied (every suite but MiniWoB++). ALFWorld reports no
+    goal progress, so there the rating only avoids rejected, idle and repeated moves, and each
+    peek replays the game: slow and near random. ``fixed:k=0,peek=1,widen=1`` carries out the
+    same decision; this class only names it apart, so that reports never count it as a model's
+    fixed allocation.
     """
 
     name: str = attrs.field(default="heuristic", init=False)
