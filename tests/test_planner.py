@@ -109,12 +109,9 @@ def test_oracle_takes_the_probe_when_its_top_action_is_good():
 
 
 def test_oracle_peeks_where_no_vote_of_the_same_samples_is_good(blocksworld):
-    env = blocksworld.make("2", "basic_3")
-    plan = blocksworld.ground_truth_plan("2", "basic_3")
-    obs, _ = env.reset()
-    for action in plan[:-1]:
-        obs, *_ = env.step(action)
-    win, wrong = plan[-1], next(a for a in obs["actions"] if a != plan[-1])
+    from test_options import _one_step_from_goal
+
+    env, obs, win, wrong = _one_step_from_goal(blocksworld)
     # the probe, one sample and both votes of two samples choose `wrong`; peek at two does not
     b = ScriptedBackend(samples=[wrong] * 5 + [wrong, win], scores={wrong: -0.1})
     rec = Planner(backend=b, controller="oracle").act(obs, env=env, good_actions={win})
