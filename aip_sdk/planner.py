@@ -12,12 +12,20 @@ import attrs
 from aip_sdk.backend import Backend
 from aip_sdk.context import StepContext, step_limit
 from aip_sdk.controllers import Controller, make_controller
-from aip_sdk.controllers.base import StepView
+from aip_sdk.controllers.base import StepView, rates_first
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
 from aip_sdk.errors import BackendError, ConfigError, EnvError
 from aip_sdk.features import Features, Probe
-from aip_sdk.lookahead import can_copy, copy_env, look_ahead, peek_every, rated_best, widen
+from aip_sdk.lookahead import (
+    Rollout,
+    can_copy,
+    copy_env,
+    look_ahead,
+    peek_every,
+    rated_best,
+    widen,
+)
 from aip_sdk.observation import Observation
 from aip_sdk.policy import (
     DEFAULT_REASONING_BUDGETS,
@@ -54,6 +62,18 @@ class Look:
     probe: Probe | None = None
     features: Features | None = None
     cost: Cost = attrs.field(factory=Cost)
+
+
+_MODEL_FREE = Decision(k=0, peek=1, widen=1)
+
+
+def among_ties(decision: Decision) -> Decision:
+    """``decision`` carried out where the environment's rating ties, for a controller that
+    ``rates_first``: its samples (or the probe's choice, for ``k=0``) order the tied actions,
+    and its lookahead, if any, rolls out only those."""
+    if decision.k == 0:
+        return _MODEL_FREE
+    return attrs.evolve(decision, peek=1, widen=1)
 
 
 def _need_env(env: Any, decision: Decision) -> None:
@@ -117,7 +137,7 @@ class Planner:
         ctrl = self.controller
         if isinstance(ctrl, LearnedController):
             if ctrl.shipped:  # the controller shipped for this model, where there is one
-                ctrl = LearnedController.shipped_for(self.backend.model_name)
+                ctrl = LearnedController.shipped_for(self.backend.model_name, widen=ctrl.widen)
                 object.__setattr__(self, "controller", ctrl)
             ctrl.check_model(self.backend.model_name)
         policy = Policy(
@@ -208,6 +228,15 @@ class Planner:
         ctx = context if context is not None else StepContext.start(limit=self.max_steps, env=env)
         step_seed = derive_seed(self.seed, ctx.step) if seed is None else seed
         with self._lock:
+            peeked = None
+            if rates_first(self.controller) and can_copy(env):
+                # The environment's rating decides where it can, with no model call; the
+                # controller (and its probe) is asked only where the rating ties.
+                peeked = peek_every(env, obs.actions, ctx.history, seen=list(ctx.states))
+                if len(rated_best(peeked)) == 1:
+                    return self._carry_out(
+                        obs, ctx, _MODEL_FREE, Look(), env=env, seed=step_seed, peeked=peeked
+                    )
             look = self._observe(obs, ctx, probe=self.controller.needs_probe)
             trials: dict[Decision, StepRecord] = {}
             view = StepView(features=look.features, context=ctx)
@@ -228,7 +257,9 @@ class Planner:
             decision = self.controller.decide(view)
             if decision in trials:
                 return trials[decision]
-            return self._carry_out(obs, ctx, decision, look, env=env, seed=step_seed)
+            if peeked is not None:
+                decision = among_ties(decision)
+            return self._carry_out(obs, ctx, decision, look, env=env, seed=step_seed, peeked=peeked)
 
     def _trial(
         self,
@@ -323,6 +354,7 @@ class Planner:
         *,
         env: Any,
         seed: int,
+        peeked: list[Rollout] | None = None,
     ) -> StepRecord:
         probe, features, cost = look.probe, look.features, look.cost
         candidates: list[Candidate] = []
@@ -337,13 +369,16 @@ class Planner:
             _need_env(env, first)
             # The environment rates every action first, at no model call; the model is asked
             # only where that rating ties (what it chooses there is what drawing first would).
-            peeked = peek_every(env, obs.actions, ctx.history, seen=list(ctx.states))
+            if peeked is None:
+                peeked = peek_every(env, obs.actions, ctx.history, seen=list(ctx.states))
             scores = {r.action: r.score for r in peeked}
             tied = rated_best(peeked)
         if tied is not None and len(tied) == 1:
             order = tied
-        elif first.widen and first.k == 0:  # no model: the ties in the step's seeded order
-            order = widen([], obs.actions, seed=derive_seed(seed, 7919))
+        elif first.widen and first.k == 0:  # no sample: the probe's choice where it ran, then
+            # the ties in the step's seeded order
+            first_choice = [probe.best] if probe is not None else []
+            order = widen(first_choice, obs.actions, seed=derive_seed(seed, 7919))
         elif first.uses_probe:
             if probe is None:  # a controller that did not declare needs_probe
                 probe, probe_cost = self._policy.probe(obs, ctx.history)

@@ -19,7 +19,13 @@ from typing import Any
 
 from aip_sdk.bench.claims import Comparison, at_equal_tokens, easy_steps
 from aip_sdk.bench.harness import build_results
-from aip_sdk.bench.report import aggregate_strategies, sweep_beta, write_pareto, write_summary
+from aip_sdk.bench.report import (
+    aggregate_strategies,
+    strategy_label,
+    sweep_beta,
+    write_pareto,
+    write_summary,
+)
 
 
 def _ci(ci: list[float]) -> str:
@@ -50,9 +56,7 @@ def _learned(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _label(strategy: str) -> str:
-    if strategy == "learned":
-        return "learned (shipped)"
-    return f"learned[{Path(strategy.split(':', 1)[1]).stem}]"
+    return "learned (shipped)" if strategy == "learned" else strategy_label(strategy)
 
 
 def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -> list[str]:

@@ -3,6 +3,7 @@ likelihood-weighted votes, lookahead in copies of the environment, per-decision 
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from aip_sdk import ConfigError, Cost, Decision, Planner
@@ -191,6 +192,67 @@ def test_widen_draws_only_where_the_environment_rating_ties(blocksworld):
     rec = Planner(backend=backend, controller="fixed:k=2,peek=1,widen=1").act(start, env=start_env)
     assert rec.action == tied[-1] and len(backend.requests) == 1
     assert rec.decision == Decision(k=2, peek=1, widen=1) and rec.votes == {tied[-1]: 2}
+
+
+@pytest.mark.parametrize(
+    "spec", ["learned:widen=1", "learned:path=aip_sdk/data/controller.onnx,widen=1"]
+)
+def test_learned_widen_spec_round_trips(spec):
+    ctrl = make_controller(spec)
+    again = make_controller(ctrl.spec)
+    assert ctrl.spec == spec and again.spec == spec and again.rates_first and ctrl.rates_first
+    assert ctrl.shipped == spec.startswith("learned:widen")  # the Planner picks its model's
+    assert not make_controller("learned").rates_first
+    with pytest.raises(ConfigError, match="widen"):
+        make_controller("learned:widen=2")
+
+
+@attrs.define
+class _AskedAtTies:
+    """A user's controller that lets the environment's rating decide where it can."""
+
+    decision: Decision
+    asked: list[StepView] = attrs.field(factory=list)
+    rates_first: bool = True
+    name: str = "asked-at-ties"
+    needs_probe: bool = True
+    needs_copy: bool = False
+    needs_labels: bool = False
+    bound: bool = False
+    spec: str = "asked-at-ties"
+
+    def decide(self, view: StepView) -> Decision:
+        self.asked.append(view)
+        return self.decision
+
+    def more(self, answers: object) -> int:
+        return 0
+
+
+def test_a_controller_that_rates_first_is_asked_only_where_the_rating_ties(blocksworld):
+    from aip_sdk.lookahead import peek_every, rated_best
+
+    env, obs, win, wrong = _one_step_from_goal(blocksworld)
+    ctrl = _AskedAtTies(Decision(k=2))
+    backend = ScriptedBackend(samples=[wrong, wrong])
+    rec = Planner(backend=backend, controller=ctrl).act(obs, env=env)
+    assert rec.action == win and backend.requests == [] and ctrl.asked == []  # no probe either
+    assert rec.decision == Decision(k=0, peek=1, widen=1) and rec.features is None
+    start_env = blocksworld.make("2", "basic_3")
+    start, _ = start_env.reset()
+    tied = rated_best(peek_every(start_env, start["actions"], []))
+    backend = ScriptedBackend(samples=[tied[-1], tied[-1]])
+    rec = Planner(backend=backend, controller=ctrl).act(start, env=start_env)
+    assert [kw["temperature"] for _, kw in backend.requests] == [0, 0.7]  # the probe, the draw
+    assert len(ctrl.asked) == 1 and ctrl.asked[0].features is not None
+    assert rec.action == tied[-1] and rec.decision == Decision(k=2, peek=1, widen=1)
+    # k=0 among the ties: the probe's choice where it is tied, else the seeded order of the ties
+    for favourite in (tied[0], next(a for a in start["actions"] if a not in tied)):
+        backend = ScriptedBackend(scores={favourite: 0.0})
+        ctrl = _AskedAtTies(Decision(k=0))
+        rec = Planner(backend=backend, controller=ctrl).act(start, env=start_env)
+        assert [kw["temperature"] for _, kw in backend.requests] == [0] and rec.cost.tokens > 0
+        assert rec.action in tied and (rec.action == favourite or favourite not in tied)
 
 
 def test_the_heuristic_baseline_needs_an_environment_to_copy():

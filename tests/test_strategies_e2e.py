@@ -47,12 +47,12 @@ def test_learned_strategy_plans_with_a_fixture_controller(real_backend, blockswo
         assert step.decision in planner.controller.table
 
 
-def test_widen_asks_the_default_model_only_where_the_rating_ties(real_backend, blocksworld):
+@pytest.mark.parametrize("spec", ["fixed:k=2,peek=1,widen=1", "learned:widen=1"])
+def test_widen_asks_the_default_model_only_where_the_rating_ties(real_backend, blocksworld, spec):
     from aip_sdk.lookahead import peek_every, rated_best, state_key
 
-    result = Planner(backend=real_backend, controller="fixed:k=2,peek=1,widen=1").plan(
-        blocksworld.make("2", "basic_3"), max_steps=6, seed=3
-    )
+    planner = Planner(backend=real_backend, controller=spec)
+    result = planner.plan(blocksworld.make("2", "basic_3"), max_steps=6, seed=3)
     replay = blocksworld.make("2", "basic_3")
     obs, info = replay.reset(seed=3)
     seen = [state_key(obs, info)]
@@ -60,10 +60,16 @@ def test_widen_asks_the_default_model_only_where_the_rating_ties(real_backend, b
     for step in result.steps:
         tied = rated_best(peek_every(replay, obs["actions"], [], seen=seen))
         assert step.action in tied
-        if len(tied) == 1:  # the environment's rating chose: no model call
+        if len(tied) == 1:  # the environment's rating chose: no model call, no probe
             assert step.decision.k == 0 and step.cost.tokens == 0 and step.candidates == ()
+            assert step.features is None
         else:
-            assert step.decision.k == 2 and step.cost.generated_tokens > 0
+            assert step.cost.generated_tokens > 0
+            if spec.startswith("fixed"):
+                assert step.decision.k == 2
+            else:  # the controller read the probe's features and decided among the ties
+                assert step.features is not None
+                assert step.decision.widen == 1 and step.decision.peek == 1
             asked += 1
         obs, _, _, _, info = replay.step(step.action)
         seen.append(state_key(obs, info))

@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from aip_sdk.controllers.spec import parse_spec
 from aip_sdk.util import bootstrap_ci
 
 __all__ = [
     "aggregate_strategies",
     "best_fixed",
     "fixed_frontier",
+    "strategy_label",
     "sweep_beta",
     "sweep_curves",
     "write_pareto",
@@ -27,11 +29,16 @@ __all__ = [
 _MARKS = [("osD^vPXh"[i % 8], f"C{i % 10}") for i in range(40)]
 
 
-def _short(strategy: str) -> str:
-    """A plot label: ``learned:path/to/controller-grid.onnx`` -> ``learned[controller-grid]``."""
-    if strategy.startswith("learned:"):
-        return f"learned[{Path(strategy.split(':', 1)[1]).stem}]"
-    return strategy
+def strategy_label(strategy: str) -> str:
+    """A short label for plots and tables: ``learned:path/to/controller-grid.onnx`` ->
+    ``learned[controller-grid]``, ``learned:path=c.onnx,widen=1`` -> ``learned[c,widen=1]``,
+    ``learned:widen=1`` -> ``learned[widen=1]``; other strategies as they are."""
+    if not strategy.startswith("learned:"):
+        return strategy
+    _, kwargs = parse_spec(strategy)
+    parts = [Path(str(kwargs.pop("path"))).stem] if "path" in kwargs else []
+    parts += [f"{k}={v}" for k, v in kwargs.items()]
+    return f"learned[{','.join(parts)}]"
 
 
 def _swept(strategy: str) -> tuple[str, float] | None:
@@ -264,7 +271,7 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
                 color=color,
                 capsize=3,
                 zorder=2,
-                label=_short(r["strategy"]),
+                label=strategy_label(r["strategy"]),
             )
         curves = sweep_curves(sub, shipped)
         for (family, sweep), color in zip(curves, ("C3", "C4", "C5", "C6"), strict=False):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from aip_sdk.context import StepContext
     from aip_sdk.records import StepRecord
 
-__all__ = ["Controller", "StepView", "top_two"]
+__all__ = ["Controller", "StepView", "rates_first", "top_two"]
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +62,12 @@ class Controller(Protocol):
         needs_labels: the controller reads the good-action labels (a bound, not deployable).
         bound: the strategy is a bound measured against, not a strategy to deploy (reports
             draw it apart).
+
+    Optional: a controller with ``rates_first = True`` is asked only where the environment's
+    own rating cannot choose. Where the environment can be copied, the Planner peeks at every
+    admissible action first and takes a lone best with no model call (no probe, no
+    ``decide``); where the rating ties, the controller decides as usual and its decision
+    orders only the tied actions (see :func:`rates_first`).
     """
 
     name: str
@@ -84,6 +90,12 @@ class Controller(Protocol):
     def decide(self, view: StepView) -> Decision: ...
 
     def more(self, answers: Sequence[str]) -> int: ...
+
+
+def rates_first(controller: Controller) -> bool:
+    """Whether the Planner rates every action in a copy before it asks ``controller`` (the
+    optional ``rates_first`` attribute; controllers without it are asked at every step)."""
+    return bool(getattr(controller, "rates_first", False))
 
 
 def top_two(votes: Counter[str]) -> tuple[int, int]:

@@ -20,7 +20,7 @@ import attrs
 import numpy as np
 
 from aip_sdk.controllers.base import StepView
-from aip_sdk.decision import Decision, table_from_json
+from aip_sdk.decision import Decision, count_validators, table_from_json
 from aip_sdk.errors import ConfigError, ControllerError, MissingDependencyError
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 
@@ -62,6 +62,11 @@ class LearnedController:
         path: the ``.onnx`` file; ``None`` uses the controller shipped in the package.
         providers: onnxruntime execution providers (default CPU).
         threads: intra-op threads (1 is fastest for a model this small).
+        widen: 1 asks the controller only where the environment's rating ties
+            (``learned:widen=1``): where the environment can be copied, the Planner peeks at
+            every admissible action first, takes a lone best with no model call, and carries
+            the controller's decision out among the tied actions only (as ``fixed``'s
+            ``peek=1,widen=1`` does with its samples). Elsewhere it decides every step.
 
     Raises:
         ControllerError: the file is missing or malformed, or its schema or input width does not
@@ -73,6 +78,7 @@ class LearnedController:
     shipped: bool = attrs.field(default=False, kw_only=True)
     providers: Sequence[str] = ("CPUExecutionProvider",)
     threads: int = 1
+    widen: int = attrs.field(default=0, validator=count_validators(0, 1), kw_only=True)
     name: str = attrs.field(default="learned", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
     metadata: dict[str, str] = attrs.field(factory=dict, init=False)
@@ -150,8 +156,15 @@ class LearnedController:
         self._input = inputs[0].name
 
     @property
+    def rates_first(self) -> bool:
+        """The Planner rates every action first and asks this controller only at ties."""
+        return bool(self.widen)
+
+    @property
     def spec(self) -> str:
-        return "learned" if self.shipped else f"learned:{self.path}"
+        if self.shipped:
+            return "learned:widen=1" if self.widen else "learned"
+        return f"learned:path={self.path},widen=1" if self.widen else f"learned:{self.path}"
 
     @property
     def model(self) -> str:
@@ -171,9 +184,9 @@ class LearnedController:
             )
 
     @classmethod
-    def shipped_for(cls, model: str | None = None) -> LearnedController:
+    def shipped_for(cls, model: str | None = None, *, widen: int = 0) -> LearnedController:
         """The controller shipped for ``model`` (see :func:`default_controller_path`)."""
-        return cls(default_controller_path(model), shipped=True)
+        return cls(default_controller_path(model), shipped=True, widen=widen)
 
     def logits(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Raw policy logits for a batch of feature rows."""

@@ -1,7 +1,7 @@
 """Strategy spec strings: ``name[:key=value,...]``, usable everywhere a controller is asked for.
 
 Examples: ``fixed:k=4,depth=1``, ``sc:k=8``, ``ac:threshold=0.95,max=16``, ``esc:window=4,max=16``,
-``conf:threshold=0.6``, ``learned``, ``learned:path/to/controller.onnx``.
+``conf:threshold=0.6``, ``learned``, ``learned:path/to/controller.onnx``, ``learned:widen=1``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def learned(path: str | None = None, **kw: Any) -> Controller:
     Planner picks the one shipped for its model)."""
     from aip_sdk.controllers.learned import LearnedController
 
-    if path is None and not kw:
-        return LearnedController.shipped_for(None)
+    if path is None and set(kw) <= {"widen"}:
+        return LearnedController.shipped_for(None, **kw)
     return LearnedController(path, **kw)
 
 
