@@ -564,6 +564,12 @@ def bench(
     help="A fixed decision the behaviour policy draws from (repeatable; default: the whole "
     "table), e.g. fixed:k=1 to visit the states where one sample per step loops.",
 )
+@click.option(
+    "--widen",
+    is_flag=True,
+    help="Record only the steps where the environment's rating ties, each decision carried "
+    "out among the tied actions (the traces of a controller served as learned:widen=1).",
+)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @_EXECUTOR_OPTIONS
 @_fail_cleanly
@@ -583,6 +589,7 @@ def collect(
     horizon: int,
     follow_expert: float,
     behaviour_specs: tuple[str, ...],
+    widen: bool,
     seed: int,
     executor: str,
     ray_address: str | None,
@@ -619,6 +626,7 @@ def collect(
         follow_expert=follow_expert,
         horizon=horizon,
         behaviour=tuple(_fixed_decision(b) for b in behaviour_specs),
+        widen=widen,
     )
     bar = tqdm(total=episodes, desc=f"collect {suite}/{chosen}", unit="ep")
     steps = 0
@@ -773,6 +781,11 @@ def train_controller(
     )
     live_backend = None
     tasks: tuple[tuple[Any, str, str], ...] = ()
+    if live_steps and traces_set.widen:
+        raise ConfigError(
+            "the traces were collected with --widen (tied steps only) and the live phase plays "
+            "every step; train them in replay alone (--live-steps 0)"
+        )
     if live_steps:
         from aip_sdk.registry import load_backend
 
@@ -813,7 +826,11 @@ def train_controller(
             beta=b,
             timesteps=timesteps,
             seed=seed,
-            metadata={"suites": suites, "model": traces_set.model},
+            metadata={
+                "suites": suites,
+                "model": traces_set.model,
+                **({"widen": "1"} if traces_set.widen else {}),
+            },
             progress=tick,
             live=live,
             live_progress=live_tick,

@@ -71,6 +71,10 @@ class StepTrace:
             among the first ``lookahead_k`` depth-0 candidates (empty if it cannot be copied).
         good: the good actions (on an optimal path), from the environment's labels.
         taken: the action the behaviour policy took.
+        tied: where the collection rated every action first (``collect --widen``), the actions
+            the environment's rating ties on, in the step's seeded order: every decision is
+            read as carried out among them only (what ``learned:widen=1`` does), and
+            ``rollouts`` holds one per tied action. Empty otherwise.
     """
 
     index: int
@@ -82,6 +86,7 @@ class StepTrace:
     rollouts: dict[str, Rollout] = attrs.field(factory=dict)
     good: tuple[str, ...]
     taken: str
+    tied: tuple[str, ...] = ()
 
     def outcome(self, decision: Decision, *, probe_paid: bool = False) -> tuple[str, int] | None:
         """The action ``decision`` would have chosen here and the tokens it would have spent
@@ -89,6 +94,9 @@ class StepTrace:
         or ``None`` when the recording cannot tell (a pool smaller than k, a rollout missing or
         shorter than the lookahead)."""
         tokens = self.prompt_tokens + (self.probe_tokens if probe_paid else 0)
+        if decision.k == 0 and self.tied:  # the probe's choice where it is tied, else the seed's
+            top = self.probe_top if self.probe_top in self.tied else self.tied[0]
+            return top, self.prompt_tokens + self.probe_tokens
         if decision.uses_probe:
             return self.probe_top, self.prompt_tokens + self.probe_tokens
         pool = self.pools.get(decision.depth, ())
@@ -97,6 +105,10 @@ class StepTrace:
         head = pool[: decision.k]
         tokens += sum(s.tokens for s in head)
         order = rank(head, vote=decision.vote)
+        if self.tied:  # the vote orders the tied actions, the seeded order the rest of them
+            order = [a for a in dict.fromkeys([*order, *self.tied]) if a in self.tied]
+            if not decision.lookahead:  # the tied actions all peek alike
+                return order[0], tokens
         # Without rollouts the environment could not be copied: serving falls back to the vote.
         if not decision.looks_ahead or len(order) == 1 or not self.rollouts:
             return order[0], tokens
@@ -104,7 +116,9 @@ class StepTrace:
         if any(r is None or not r.covers(decision.lookahead) for r in rolls):
             return None
         action, cost = replay(
-            [r for r in rolls if r is not None], decision.lookahead, peek_first=bool(decision.peek)
+            [r for r in rolls if r is not None],
+            decision.lookahead,
+            peek_first=bool(decision.peek) and not self.tied,
         )
         return action, tokens + cost.tokens
 
@@ -124,6 +138,7 @@ class StepTrace:
             "taken": self.taken,
             "pools": {str(d): [attrs.asdict(s) for s in p] for d, p in self.pools.items()},
             "rollouts": {a: r.to_dict() for a, r in self.rollouts.items()},
+            **({"tied": list(self.tied)} if self.tied else {}),
         }
 
     @classmethod
@@ -138,6 +153,7 @@ class StepTrace:
             taken=str(d["taken"]),
             pools={int(k): tuple(PoolSample(**s) for s in v) for k, v in d["pools"].items()},
             rollouts={a: Rollout.from_dict(r) for a, r in d.get("rollouts", {}).items()},
+            tied=tuple(d.get("tied", ())),
         )
 
 

@@ -106,6 +106,28 @@ def test_outcomes_and_honest_tokens_by_hand():
     assert s0.good_for(Decision(k=4)) and not s0.good_for(Decision(k=1))
 
 
+def test_outcomes_among_the_tied_actions_by_hand():
+    """A step recorded with ``--widen``: the rating ties on c and a (c first in the seeded order);
+    b is not tied, so no decision may take it, whatever the vote says."""
+    step = attrs.evolve(
+        hand_trace().steps[0],
+        tied=("c", "a"),
+        pools={0: (sample("b", False), sample("b", False), sample("a", True), sample("c", False))},
+        rollouts={"c": roll("c", "y"), "a": roll("a", "x", success=True)},
+    )
+    assert step.outcome(Decision(k=0)) == ("c", 100 + 10)  # the probe's b is not tied: the seed's
+    assert attrs.evolve(step, probe_top="a").outcome(Decision(k=0)) == ("a", 100 + 10)
+    assert step.outcome(Decision(k=2)) == ("c", 100 + 10)  # the vote drew only b: the seed's
+    assert step.outcome(Decision(k=4)) == ("a", 100 + 20)  # a is voted before c
+    # the lookahead rolls out every tied action (a, then c), and a's reaches the goal
+    assert step.outcome(Decision(k=2, lookahead=1)) == ("a", 100 + 10 + 2 * 30)
+    assert step.good_for(Decision(k=4)) and not step.good_for(Decision(k=0))
+    again = StepTrace.from_dict(json.loads(json.dumps(step.to_dict())))
+    assert again == step and "tied" not in hand_trace().steps[0].to_dict()
+    table = decision_table_for({0: 8}, horizon=2, widen=True)
+    assert not any(d.peek for d in table) and Decision(k=4, lookahead=2) in table
+
+
 def rejected(action):
     """A rollout whose candidate the environment rejects, continued one greedy step."""
     r = roll(action, "z")
@@ -198,7 +220,12 @@ def test_ppo_smoke_run_exports_a_controller_that_loads_and_decides(ppo_model, tm
     ctrl = make_controller(f"learned:{path}")
     assert ctrl.table == TABLE and json.loads(ctrl.metadata["aip.suites"]) == ["blocksworld"]
     decision = ctrl.decide(StepView(features=Features(values=hand_trace().steps[0].features)))
-    assert decision in TABLE
+    assert decision in TABLE and not ctrl.rates_first
+    # a controller trained on tied steps only (collect --widen) is asked at ties by default
+    export_onnx(ppo_model, tmp_path / "w.onnx", table=TABLE, metadata={"widen": "1"})
+    tied = make_controller(f"learned:{tmp_path / 'w.onnx'}")
+    assert tied.rates_first and tied.spec == f"learned:{tmp_path / 'w.onnx'}"
+    assert not make_controller(f"learned:path={tmp_path / 'w.onnx'},widen=0").rates_first
     expected = TABLE[
         int(
             ppo_model.predict(
@@ -437,6 +464,53 @@ def test_a_fixed_behaviour_policy_takes_its_decisions_action_and_is_kept_on_resu
     # A Ray worker rebuilds the collector from its settings: the behaviour survives the trip.
     rebuilt = Collector(backend, TraceStore(tmp_path), **collector(Decision(k=0)).worker_config())
     assert rebuilt.behaviour == (Decision(k=0),) and rebuilt.pool_sizes == {0: 2}
+
+
+def test_widen_collection_records_only_the_steps_where_the_rating_ties(tmp_path):
+    """``collect --widen`` steps past a lone best unrecorded; each recorded step holds the tied
+    actions, a rollout of each, and decisions that choose among them; the folder remembers it,
+    and training refuses to mix it with a folder of every step."""
+    from aip_sdk import ConfigError
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.lookahead import peek_every, rated_best, state_key
+    from aip_sdk.testing import ScriptedBackend
+    from aip_sdk.training.pipeline import load_traces
+
+    grid = load_suite("grid")
+    backend = ScriptedBackend(scores={"turn left": 0.0})
+    collector = Collector(
+        backend, TraceStore(tmp_path / "w"), pool_sizes={0: 4}, horizon=1, max_steps=8, widen=True
+    )
+    collector.run(grid, "train", 2, seed=3)
+    (trace_a, trace_b) = TraceStore(tmp_path / "w").episodes()
+    steps = [s for e in (trace_a, trace_b) for s in e.steps]
+    assert steps and all(len(s.tied) > 1 and set(s.rollouts) == set(s.tied) for s in steps)
+    assert all(s.outcome(d)[0] in s.tied for s in steps for d in collector.table)
+    # the recorded steps are the tied ones of the episode the behaviour played
+    env = grid.make(trace_a.task_id, "train")
+    obs, info = env.reset(seed=trace_a.seed)
+    seen = [state_key(obs, info)]
+    tied_steps = 0
+    for _ in range(8):
+        rated = rated_best(peek_every(env, obs["actions"], [], seen=seen))
+        if len(rated) > 1:
+            assert set(rated) == set(trace_a.steps[tied_steps].tied)
+            action = trace_a.steps[tied_steps].taken
+            tied_steps += 1
+        else:
+            action = rated[0]
+        obs, _r, term, trunc, info = env.step(action)
+        seen.append(state_key(obs, info))
+        if info.get("success") or term or trunc or tied_steps == len(trace_a.steps):
+            break
+    assert tied_steps == len(trace_a.steps)
+    assert TraceStore(tmp_path / "w").manifest()["widen"] is True
+    assert load_traces([tmp_path / "w"]).widen
+    Collector(backend, TraceStore(tmp_path / "all"), pool_sizes={0: 4}, horizon=1, max_steps=2).run(
+        grid, "train", 1, seed=3
+    )
+    with pytest.raises(ConfigError, match="--widen"):
+        load_traces([tmp_path / "w", tmp_path / "all"])
 
 
 def test_feature_signal_ranks_the_steps_the_probe_gets_right(tmp_path: Path) -> None:

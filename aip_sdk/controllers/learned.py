@@ -67,6 +67,8 @@ class LearnedController:
             every admissible action first, takes a lone best with no model call, and carries
             the controller's decision out among the tied actions only (as ``fixed``'s
             ``peek=1,widen=1`` does with its samples). Elsewhere it decides every step.
+            Default: 1 for a controller trained on such steps (``collect --widen``; its
+            ``aip.widen`` metadata), else 0.
 
     Raises:
         ControllerError: the file is missing or malformed, or its schema or input width does not
@@ -78,7 +80,11 @@ class LearnedController:
     shipped: bool = attrs.field(default=False, kw_only=True)
     providers: Sequence[str] = ("CPUExecutionProvider",)
     threads: int = 1
-    widen: int = attrs.field(default=0, validator=count_validators(0, 1), kw_only=True)
+    widen: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(count_validators(0, 1)),
+        kw_only=True,
+    )
     name: str = attrs.field(default="learned", init=False)
     needs_probe: bool = attrs.field(default=True, init=False)
     metadata: dict[str, str] = attrs.field(factory=dict, init=False)
@@ -158,13 +164,17 @@ class LearnedController:
     @property
     def rates_first(self) -> bool:
         """The Planner rates every action first and asks this controller only at ties."""
-        return bool(self.widen)
+        if self.widen is not None:
+            return bool(self.widen)
+        return self.metadata.get("aip.widen") == "1"
 
     @property
     def spec(self) -> str:
+        if self.widen is None:
+            return "learned" if self.shipped else f"learned:{self.path}"
         if self.shipped:
-            return "learned:widen=1" if self.widen else "learned"
-        return f"learned:path={self.path},widen=1" if self.widen else f"learned:{self.path}"
+            return f"learned:widen={self.widen}"
+        return f"learned:path={self.path},widen={self.widen}"
 
     @property
     def model(self) -> str:
@@ -184,7 +194,9 @@ class LearnedController:
             )
 
     @classmethod
-    def shipped_for(cls, model: str | None = None, *, widen: int = 0) -> LearnedController:
+    def shipped_for(
+        cls, model: str | None = None, *, widen: int | None = None
+    ) -> LearnedController:
         """The controller shipped for ``model`` (see :func:`default_controller_path`)."""
         return cls(default_controller_path(model), shipped=True, widen=widen)
 

@@ -10,6 +10,11 @@ clone for Blocksworld and MiniGrid, the planner for ALFWorld, the instruction fo
 From that record, replay reads the outcome and the cost of every decision of the table (``k=0``,
 k samples with either vote, lookahead): see :meth:`~aip_sdk.traces.StepTrace.outcome`.
 
+With ``widen`` (``collect --widen``) it first peeks at every admissible action in a copy and,
+where the environment's rating has a lone best, takes it and records nothing: only the steps
+where the rating ties are recorded, with the tied actions and a rollout of each, and every
+decision of the table is read as carried out among them (what ``learned:widen=1`` serves).
+
 To move on it takes the action of a decision drawn uniformly from the table (a behaviour policy
 that visits good and bad states alike) or from ``behaviour`` where given (``fixed:k=1`` alone
 visits the states where one sample per step loops, which a mixed policy seldom reaches), or,
@@ -30,6 +35,7 @@ import attrs
 
 from aip_sdk.backend import Backend
 from aip_sdk.context import StepContext, step_limit
+from aip_sdk.cost import Cost
 from aip_sdk.decision import MAX_DEPTH, MAX_K, MAX_LOOKAHEAD, Decision
 from aip_sdk.errors import ConfigError
 from aip_sdk.executor import Executor, LocalExecutor
@@ -60,12 +66,20 @@ LOOKAHEAD_K = 4
 
 
 def decision_table_for(
-    pool_sizes: Mapping[int, int], horizon: int = 0, lookahead_k: int = LOOKAHEAD_K
+    pool_sizes: Mapping[int, int],
+    horizon: int = 0,
+    lookahead_k: int = LOOKAHEAD_K,
+    *,
+    widen: bool = False,
 ) -> tuple[Decision, ...]:
     """Every decision the recording can serve: the probe's top action (k=0); k samples (a power
     of two the pools can serve) by majority and, for k >= 2, by weighted vote; and, where
     rollouts are recorded (``horizon`` >= 1), peek, lookahead of 1..``horizon`` steps, and peek
-    escalating to those lookaheads where it ties, over ``lookahead_k`` depth-0 samples."""
+    escalating to those lookaheads where it ties, over ``lookahead_k`` depth-0 samples.
+
+    ``widen``: the recording holds only the steps where the environment's rating ties, and
+    every decision is carried out among the tied actions; peek cannot tell those apart, so
+    the table has the lookaheads (over every tied action) and no peek."""
     table = [Decision(k=0)]
     for d in sorted(pool_sizes):
         for k in (1, 2, 4, 8, 16):
@@ -73,6 +87,8 @@ def decision_table_for(
                 table.append(Decision(k=k, depth=d))
                 if k >= 2:
                     table.append(Decision(k=k, depth=d, vote="weighted"))
+    if widen and pool_sizes.get(0, 0) >= lookahead_k and horizon >= 1:
+        return (*table, *(Decision(k=lookahead_k, lookahead=h) for h in range(1, horizon + 1)))
     if pool_sizes.get(0, 0) >= lookahead_k and horizon >= 1:
         table.append(Decision(k=lookahead_k, peek=1))
         table += [Decision(k=lookahead_k, lookahead=h) for h in range(1, horizon + 1)]
@@ -81,7 +97,7 @@ def decision_table_for(
 
 
 # What a folder written before a manifest key existed recorded under it (the default then).
-_UNRECORDED: dict[str, Any] = {"behaviour": []}
+_UNRECORDED: dict[str, Any] = {"behaviour": [], "widen": False}
 
 
 @attrs.define
@@ -100,6 +116,7 @@ class Collector:
     horizon: int = DEFAULT_HORIZON
     lookahead_k: int = LOOKAHEAD_K
     behaviour: tuple[Decision, ...] = ()
+    widen: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.pool_sizes or any(
@@ -120,7 +137,7 @@ class Collector:
 
     @property
     def table(self) -> tuple[Decision, ...]:
-        return decision_table_for(self.pool_sizes, self.horizon, self.lookahead_k)
+        return decision_table_for(self.pool_sizes, self.horizon, self.lookahead_k, widen=self.widen)
 
     def worker_config(self) -> dict[str, Any]:
         """The settings a worker's own collector is built from (no backend, no store; values
@@ -142,6 +159,7 @@ class Collector:
             "behaviour": [d.to_dict() for d in self.behaviour],
             "horizon": self.horizon,
             "lookahead_k": self.lookahead_k,
+            "widen": self.widen,
             "trace_version": TRACE_VERSION,
             "decision_table": [d.to_dict() for d in self.table],
             "suites": {suite: [split]},
@@ -163,6 +181,7 @@ class Collector:
             "horizon",
             "lookahead_k",
             "behaviour",
+            "widen",
         ):
             was = old.get(key, _UNRECORDED.get(key))
             if was != new[key]:
@@ -227,7 +246,7 @@ class Collector:
 
     def episode(self, env: Any, suite: str, split: str, task_id: str, seed: int) -> EpisodeTrace:
         """Collect one episode of ``env``."""
-        from aip_sdk.lookahead import can_copy, rollout
+        from aip_sdk.lookahead import can_copy, peek_every, rated_best, rollout, widen
         from aip_sdk.planner import Planner
 
         labels = getattr(env, "good_actions", None)
@@ -259,12 +278,23 @@ class Collector:
             good = tuple(sorted(labels()))
             if not good:  # no label here: stop recording
                 break
+            step_seed = derive_seed(seed, t)
+            tied: tuple[str, ...] = ()
+            if self.widen and copyable:  # record only where the environment's rating ties
+                rated = rated_best(peek_every(env, o.actions, ctx.history, seen=list(ctx.states)))
+                if len(rated) == 1:
+                    obs, _r, terminated, truncated, info = env.step(rated[0])
+                    ctx.advance(rated[0], obs, info, Cost())
+                    if info.get("success") or terminated or truncated:
+                        break
+                    continue
+                seeded = widen([], o.actions, seed=derive_seed(step_seed, 7919))
+                tied = tuple(a for a in seeded if a in rated)
             look = planner.observe(o, ctx, probe=True)
             assert look.probe is not None and look.features is not None
             tokens = self.backend.tokenize(policy.prompt(o, ctx.history))
             prompt_tokens = len(tokens) - common_prefix(previous, tokens)
             previous = tokens
-            step_seed = derive_seed(seed, t)
             pools: dict[int, tuple[PoolSample, ...]] = {}
             for depth, n in sorted(self.pool_sizes.items()):
                 # depth 0 draws with the seed serving's first draw of this step uses
@@ -283,7 +313,8 @@ class Collector:
                 )
             rollouts = {}
             if copyable and self.horizon > 0 and 0 in pools:
-                for action in dict.fromkeys(c.action for c in pools[0][: self.lookahead_k]):
+                tried = tied or dict.fromkeys(c.action for c in pools[0][: self.lookahead_k])
+                for action in tried:
                     rollouts[action] = rollout(
                         policy,
                         env,
@@ -303,6 +334,7 @@ class Collector:
                 rollouts=rollouts,
                 good=good,
                 taken="",
+                tied=tied,
             )
             behaviour = step.outcome(rng.choice(self.behaviour or self.table))
             taken = behaviour[0] if behaviour is not None else step.probe_top

@@ -46,12 +46,15 @@ class TraceSet:
         table: the decision table the recordings serve.
         model: the model the traces were recorded with.
         suites: the suites recorded, sorted.
+        widen: the folders recorded only the steps where the environment's rating ties
+            (``collect --widen``): the controller is to be served as ``learned:widen=1``.
     """
 
     episodes: tuple[EpisodeTrace, ...]
     table: tuple[Decision, ...]
     model: str
     suites: tuple[str, ...]
+    widen: bool = False
 
     def by_suite(self) -> dict[str, list[EpisodeTrace]]:
         out: dict[str, list[EpisodeTrace]] = {}
@@ -69,17 +72,19 @@ def load_traces(folders: Sequence[str | Path]) -> TraceSet:
             episodes.
     """
     episodes: list[EpisodeTrace] = []
-    tables, models = set(), set()
+    tables, models, widen = set(), set(), set()
     for folder in folders:
         store = TraceStore(Path(folder))
         manifest = store.manifest()
         tables.add(json.dumps(manifest["decision_table"]))
         models.add(str(manifest.get("model", "")))
+        widen.add(bool(manifest.get("widen", False)))
         episodes += list(store.episodes())
-    if len(tables) != 1:
+    if len(tables) != 1 or len(widen) != 1:
         raise ConfigError(
-            "the trace folders were recorded for different decision tables (pool sizes or "
-            "horizons); train on folders collected with the same --pool and --horizon"
+            "the trace folders were recorded for different decision tables (pool sizes, "
+            "horizons or --widen); train on folders collected with the same --pool, --horizon "
+            "and --widen"
         )
     if len(models) != 1:
         raise ConfigError(
@@ -95,6 +100,7 @@ def load_traces(folders: Sequence[str | Path]) -> TraceSet:
         table=table_from_json(tables.pop()),
         model=models.pop(),
         suites=tuple(sorted({e.suite for e in episodes})),
+        widen=widen.pop(),
     )
 
 
