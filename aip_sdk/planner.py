@@ -201,7 +201,9 @@ class Planner:
         """Decide one step inside your own loop.
 
         Keep one :class:`~aip_sdk.context.StepContext` per episode and call its ``advance``
-        after each ``env.step``: its counters are features of the next step.
+        after each ``env.step``: its counters are features of the next step. A controller that
+        ``rates_first`` is asked only where the environment's rating of every action ties
+        (given a copyable ``env``); elsewhere the step costs no model call.
 
         Args:
             observation: the environment's observation (dict or :class:`Observation`).
