@@ -104,8 +104,7 @@ class Decision:
                 "widen=1 widens the actions peek or lookahead tries, so it needs peek=1 or "
                 "lookahead=h"
             )
-        model_free = self.widen and self.peek and not self.lookahead
-        if self.k == 0 and (self.depth or (self.looks_ahead and not model_free)):
+        if self.k == 0 and (self.depth or (self.looks_ahead and not self.model_free)):
             raise ValueError(
                 f"k=0 takes the probe's top action, so depth={self.depth}, "
                 f"lookahead={self.lookahead} and peek={self.peek} must be 0 (or peek=1,widen=1 "
@@ -116,6 +115,12 @@ class Decision:
     def looks_ahead(self) -> bool:
         """The decision tries its candidates in copies of the environment (lookahead or peek)."""
         return bool(self.lookahead or self.peek)
+
+    @property
+    def model_free(self) -> bool:
+        """The decision makes no model call: the environment's rating of every admissible
+        action chooses, ties in the step's seeded order (``k=0,peek=1,widen=1``)."""
+        return self.k == 0 and bool(self.widen and self.peek) and not self.lookahead
 
     @property
     def uses_probe(self) -> bool:

@@ -66,6 +66,9 @@ def test_is_cheapest_is_one_sample_or_the_probe() -> None:
     assert is_cheapest(K0) and is_cheapest(K1)
     assert not is_cheapest(LA)
     assert not is_cheapest({"k": 4, "depth": 0})
+    # a step the environment's rating chose alone (widen drew nothing) made no model call
+    assert is_cheapest({"k": 0, "depth": 0, "peek": 1, "widen": 1})
+    assert not is_cheapest({"k": 4, "depth": 0, "peek": 1, "widen": 1})
     assert not is_cheapest({"k": 1, "depth": 1})
 
 

@@ -43,9 +43,10 @@ __all__ = [
 
 def is_cheapest(decision: dict[str, Any]) -> bool:
     """Whether a recorded decision costs at most one sample: the probe's top action (``k=0``)
-    or one sample, without reasoning, votes over several samples or lookahead."""
+    or one sample, without reasoning, votes over several samples or lookahead; or no model call
+    at all (the environment's rating alone, where a ``widen`` step drew nothing)."""
     d = Decision.from_dict(decision)
-    return d.k <= 1 and d.depth == 0 and not d.looks_ahead
+    return d.model_free or (d.k <= 1 and d.depth == 0 and not d.looks_ahead)
 
 
 def _episodes(results: dict[str, Any], strategy: str) -> dict[tuple[int, str], dict[str, Any]]:
