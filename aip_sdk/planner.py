@@ -69,8 +69,9 @@ _MODEL_FREE = Decision(k=0, peek=1, widen=1)
 
 def among_ties(decision: Decision) -> Decision:
     """``decision`` carried out where the environment's rating ties, for a controller that
-    ``rates_first``: its samples (or the probe's choice, for ``k=0``) order the tied actions,
-    and its lookahead, if any, rolls out only those."""
+    ``rates_first``: its samples (or the probe's choice, for ``k=0``; the seeded order alone,
+    for the model-free ``k=0,peek=1,widen=1``) order the tied actions, and its lookahead, if
+    any, rolls out only those."""
     if decision.k == 0:
         return _MODEL_FREE
     return attrs.evolve(decision, peek=1, widen=1)
@@ -260,6 +261,8 @@ class Planner:
             if decision in trials:
                 return trials[decision]
             if peeked is not None:
+                if decision.model_free:  # the seeded order: the probe was for the features only
+                    look = attrs.evolve(look, probe=None)
                 decision = among_ties(decision)
             return self._carry_out(obs, ctx, decision, look, env=env, seed=step_seed, peeked=peeked)
 

@@ -95,7 +95,8 @@ class StepTrace:
         shorter than the lookahead)."""
         tokens = self.prompt_tokens + (self.probe_tokens if probe_paid else 0)
         if decision.k == 0 and self.tied:  # the probe's choice where it is tied, else the seed's
-            top = self.probe_top if self.probe_top in self.tied else self.tied[0]
+            tied_probe = self.probe_top in self.tied and not decision.model_free
+            top = self.probe_top if tied_probe else self.tied[0]
             return top, self.prompt_tokens + self.probe_tokens
         if decision.uses_probe:
             return self.probe_top, self.prompt_tokens + self.probe_tokens

@@ -253,6 +253,14 @@ def test_a_controller_that_rates_first_is_asked_only_where_the_rating_ties(block
         rec = Planner(backend=backend, controller=ctrl).act(start, env=start_env)
         assert [kw["temperature"] for _, kw in backend.requests] == [0] and rec.cost.tokens > 0
         assert rec.action in tied and (rec.action == favourite or favourite not in tied)
+    # the model-free decision among the ties: the seeded order, whatever the probe preferred
+    seeded = Planner(backend=ScriptedBackend(), controller="heuristic").act(start, env=start_env)
+    for favourite in tied:
+        ctrl = _AskedAtTies(Decision(k=0, peek=1, widen=1))
+        rec = Planner(backend=ScriptedBackend(scores={favourite: 0.0}), controller=ctrl).act(
+            start, env=start_env
+        )
+        assert rec.action == seeded.action and rec.cost.tokens > 0  # the probe is still paid
 
 
 def test_the_heuristic_baseline_needs_an_environment_to_copy():

@@ -117,6 +117,9 @@ def test_outcomes_among_the_tied_actions_by_hand():
     )
     assert step.outcome(Decision(k=0)) == ("c", 100 + 10)  # the probe's b is not tied: the seed's
     assert attrs.evolve(step, probe_top="a").outcome(Decision(k=0)) == ("a", 100 + 10)
+    # the model-free decision keeps the seeded order (the probe ran for the features: it is paid)
+    free = Decision(k=0, peek=1, widen=1)
+    assert attrs.evolve(step, probe_top="a").outcome(free) == ("c", 100 + 10)
     assert step.outcome(Decision(k=2)) == ("c", 100 + 10)  # the vote drew only b: the seed's
     assert step.outcome(Decision(k=4)) == ("a", 100 + 20)  # a is voted before c
     # the lookahead rolls out every tied action (a, then c), and a's reaches the goal
@@ -125,7 +128,8 @@ def test_outcomes_among_the_tied_actions_by_hand():
     again = StepTrace.from_dict(json.loads(json.dumps(step.to_dict())))
     assert again == step and "tied" not in hand_trace().steps[0].to_dict()
     table = decision_table_for({0: 8}, horizon=2, widen=True)
-    assert not any(d.peek for d in table) and Decision(k=4, lookahead=2) in table
+    assert Decision(k=4, lookahead=2) in table and free in table
+    assert not any(d.peek for d in table if d != free)
 
 
 def rejected(action):

@@ -79,8 +79,10 @@ def decision_table_for(
 
     ``widen``: the recording holds only the steps where the environment's rating ties, and
     every decision is carried out among the tied actions; peek cannot tell those apart, so
-    the table has the lookaheads (over every tied action) and no peek."""
-    table = [Decision(k=0)]
+    the table has the lookaheads (over every tied action) and no peek, and it has the
+    model-free decision (``k=0,peek=1,widen=1``: the ties in the step's seeded order, the
+    model's probe read for the features only)."""
+    table = [Decision(k=0), *([Decision(k=0, peek=1, widen=1)] if widen else [])]
     for d in sorted(pool_sizes):
         for k in (1, 2, 4, 8, 16):
             if k <= pool_sizes[d]:
