@@ -29,6 +29,8 @@ from aip_sdk.lookahead import (
 from aip_sdk.observation import Observation
 from aip_sdk.policy import (
     DEFAULT_REASONING_BUDGETS,
+    ROLLOUT_SALT,
+    TIE_ORDER_SALT,
     Policy,
     derive_seed,
     rank,
@@ -383,7 +385,7 @@ class Planner:
         elif first.widen and first.k == 0:  # no sample: the probe's choice where it ran, then
             # the ties in the step's seeded order
             first_choice = [probe.best] if probe is not None else []
-            order = widen(first_choice, obs.actions, seed=derive_seed(seed, 7919))
+            order = widen(first_choice, obs.actions, seed=derive_seed(seed, TIE_ORDER_SALT))
         elif first.uses_probe:
             if probe is None:  # a controller that did not declare needs_probe
                 probe, probe_cost = self._policy.probe(obs, ctx.history)
@@ -410,7 +412,7 @@ class Planner:
             if first.vote == "weighted" and not scores:  # peek's ratings, where it ran, stay
                 scores = weighted_scores(candidates)
             if first.widen:
-                order = widen(order, obs.actions, seed=derive_seed(seed, 7919))
+                order = widen(order, obs.actions, seed=derive_seed(seed, TIE_ORDER_SALT))
         if tied is not None:
             order = [a for a in order if a in tied]
         action = order[0]
@@ -422,7 +424,7 @@ class Planner:
                 order,
                 ctx.history,
                 horizon=first.lookahead,
-                seed=derive_seed(seed, 104729),
+                seed=derive_seed(seed, ROLLOUT_SALT),
                 seen=list(ctx.states),
                 peek_first=bool(first.peek) and tied is None,
             )

@@ -24,6 +24,8 @@ from aip_sdk.records import Candidate
 
 __all__ = [
     "DEFAULT_REASONING_BUDGETS",
+    "ROLLOUT_SALT",
+    "TIE_ORDER_SALT",
     "Policy",
     "Vote",
     "aggregate",
@@ -33,6 +35,10 @@ __all__ = [
 ]
 
 DEFAULT_REASONING_BUDGETS: Mapping[int, int] = {1: 24, 2: 64}
+# Sub-seeds of a step's seed, shared by serving and collection so that both make the same
+# choices: the rollouts' sampling, and the seeded order of the actions widen tries.
+ROLLOUT_SALT = 104729
+TIE_ORDER_SALT = 7919
 
 
 def derive_seed(*parts: int) -> int:

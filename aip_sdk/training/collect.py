@@ -41,7 +41,7 @@ from aip_sdk.errors import ConfigError
 from aip_sdk.executor import Executor, LocalExecutor
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
 from aip_sdk.observation import Observation
-from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, derive_seed
+from aip_sdk.policy import DEFAULT_REASONING_BUDGETS, ROLLOUT_SALT, TIE_ORDER_SALT, derive_seed
 from aip_sdk.sampling import common_prefix
 from aip_sdk.traces import (
     TRACE_VERSION,
@@ -290,7 +290,7 @@ class Collector:
                     if info.get("success") or terminated or truncated:
                         break
                     continue
-                seeded = widen([], o.actions, seed=derive_seed(step_seed, 7919))
+                seeded = widen([], o.actions, seed=derive_seed(step_seed, TIE_ORDER_SALT))
                 tied = tuple(a for a in seeded if a in rated)
             look = planner.observe(o, ctx, probe=True)
             assert look.probe is not None and look.features is not None
@@ -323,7 +323,7 @@ class Collector:
                         action,
                         ctx.history,
                         horizon=self.horizon,
-                        seed=derive_seed(step_seed, 104729),
+                        seed=derive_seed(step_seed, ROLLOUT_SALT),
                         seen=list(ctx.states),
                     )
             step = StepTrace(
