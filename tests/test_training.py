@@ -515,6 +515,15 @@ def test_widen_collection_records_only_the_steps_where_the_rating_ties(tmp_path)
     )
     with pytest.raises(ConfigError, match="--widen"):
         load_traces([tmp_path / "w", tmp_path / "all"])
+    # the live phase plays every step: it refuses traces of the tied steps only, before any work
+    from click.testing import CliRunner
+
+    from aip_sdk.cli import main
+
+    args = ["train-controller", "--traces", str(tmp_path / "w"), "--live-steps", "8"]
+    out = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "c.onnx")])
+    assert out.exit_code == 1 and "--live-steps 0" in out.output
+    assert not (tmp_path / "c.onnx").exists()
 
 
 def test_feature_signal_ranks_the_steps_the_probe_gets_right(tmp_path: Path) -> None:
