@@ -26,6 +26,7 @@ __all__ = [
     "KS",
     "MAX_K",
     "MAX_LOOKAHEAD",
+    "MODEL_FREE",
     "VOTES",
     "Decision",
     "count_validators",
@@ -167,6 +168,11 @@ class Decision:
     def __str__(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.to_dict().items())
 
+
+# The decision that makes no model call: the environment's rating of every admissible action
+# chooses, ties in the step's seeded order (the ``heuristic`` strategy, and a ``widen`` step
+# that drew nothing).
+MODEL_FREE = Decision(k=0, peek=1, widen=1)
 
 DEFAULT_DECISION_TABLE: tuple[Decision, ...] = tuple(
     Decision(k=k, depth=d) for d, k in itertools.product(DEPTHS, KS)

@@ -14,7 +14,7 @@ from aip_sdk.context import StepContext, step_limit
 from aip_sdk.controllers import Controller, make_controller
 from aip_sdk.controllers.base import StepView, rates_first
 from aip_sdk.cost import Cost
-from aip_sdk.decision import Decision
+from aip_sdk.decision import MODEL_FREE, Decision
 from aip_sdk.errors import BackendError, ConfigError, EnvError
 from aip_sdk.features import Features, Probe
 from aip_sdk.lookahead import (
@@ -66,16 +66,13 @@ class Look:
     cost: Cost = attrs.field(factory=Cost)
 
 
-_MODEL_FREE = Decision(k=0, peek=1, widen=1)
-
-
 def among_ties(decision: Decision) -> Decision:
     """``decision`` carried out where the environment's rating ties, for a controller that
     ``rates_first``: its samples (or the probe's choice, for ``k=0``; the seeded order alone,
     for the model-free ``k=0,peek=1,widen=1``) order the tied actions, and its lookahead, if
     any, rolls out only those."""
     if decision.k == 0:
-        return _MODEL_FREE
+        return MODEL_FREE
     return attrs.evolve(decision, peek=1, widen=1)
 
 
@@ -94,7 +91,7 @@ def carried_out(decision: Decision, drawn: int) -> Decision:
     if drawn:
         return attrs.evolve(decision, k=drawn)
     if decision.widen:
-        return Decision(k=0, peek=1, widen=1)
+        return MODEL_FREE
     return decision
 
 
@@ -135,12 +132,12 @@ class Planner:
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
 
     def __attrs_post_init__(self) -> None:
-        from aip_sdk.controllers.learned import LearnedController
+        from aip_sdk.controllers.learned import LearnedController, default_controller_path
 
         ctrl = self.controller
         if isinstance(ctrl, LearnedController):
             if ctrl.shipped:  # the controller shipped for this model, where there is one
-                ctrl = LearnedController.shipped_for(self.backend.model_name, widen=ctrl.widen)
+                ctrl = attrs.evolve(ctrl, path=default_controller_path(self.backend.model_name))
                 object.__setattr__(self, "controller", ctrl)
             ctrl.check_model(self.backend.model_name)
         policy = Policy(
@@ -240,7 +237,7 @@ class Planner:
                 peeked = peek_every(env, obs.actions, ctx.history, seen=list(ctx.states))
                 if len(rated_best(peeked)) == 1:
                     return self._carry_out(
-                        obs, ctx, _MODEL_FREE, Look(), env=env, seed=step_seed, peeked=peeked
+                        obs, ctx, MODEL_FREE, Look(), env=env, seed=step_seed, peeked=peeked
                     )
             look = self._observe(obs, ctx, probe=self.controller.needs_probe)
             trials: dict[Decision, StepRecord] = {}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import attrs
 
 from aip_sdk.controllers.base import StepView
-from aip_sdk.decision import Decision
+from aip_sdk.decision import MODEL_FREE, Decision
 
 __all__ = ["HeuristicBaseline"]
 
@@ -44,7 +44,7 @@ class HeuristicBaseline:
         return "heuristic"
 
     def decide(self, view: StepView) -> Decision:
-        return Decision(k=0, peek=1, widen=1)
+        return MODEL_FREE
 
     def more(self, answers: Sequence[str]) -> int:
         return 0

@@ -36,7 +36,7 @@ import attrs
 from aip_sdk.backend import Backend
 from aip_sdk.context import StepContext, step_limit
 from aip_sdk.cost import Cost
-from aip_sdk.decision import MAX_DEPTH, MAX_K, MAX_LOOKAHEAD, Decision
+from aip_sdk.decision import MAX_DEPTH, MAX_K, MAX_LOOKAHEAD, MODEL_FREE, Decision
 from aip_sdk.errors import ConfigError
 from aip_sdk.executor import Executor, LocalExecutor
 from aip_sdk.features import FEATURE_NAMES, FEATURE_SCHEMA
@@ -82,19 +82,18 @@ def decision_table_for(
     the table has the lookaheads (over every tied action) and no peek, and it has the
     model-free decision (``k=0,peek=1,widen=1``: the ties in the step's seeded order, the
     model's probe read for the features only)."""
-    table = [Decision(k=0), *([Decision(k=0, peek=1, widen=1)] if widen else [])]
+    table = [Decision(k=0), *([MODEL_FREE] if widen else [])]
     for d in sorted(pool_sizes):
         for k in (1, 2, 4, 8, 16):
             if k <= pool_sizes[d]:
                 table.append(Decision(k=k, depth=d))
                 if k >= 2:
                     table.append(Decision(k=k, depth=d, vote="weighted"))
-    if widen and pool_sizes.get(0, 0) >= lookahead_k and horizon >= 1:
-        return (*table, *(Decision(k=lookahead_k, lookahead=h) for h in range(1, horizon + 1)))
     if pool_sizes.get(0, 0) >= lookahead_k and horizon >= 1:
-        table.append(Decision(k=lookahead_k, peek=1))
-        table += [Decision(k=lookahead_k, lookahead=h) for h in range(1, horizon + 1)]
-        table += [Decision(k=lookahead_k, peek=1, lookahead=h) for h in range(1, horizon + 1)]
+        horizons = range(1, horizon + 1)
+        table += [] if widen else [Decision(k=lookahead_k, peek=1)]
+        table += [Decision(k=lookahead_k, lookahead=h) for h in horizons]
+        table += [] if widen else [Decision(k=lookahead_k, peek=1, lookahead=h) for h in horizons]
     return tuple(table)
 
 
