@@ -700,7 +700,8 @@ def collect(
     type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="After replay, continue PPO on this many real planning steps (resumable).",
+    help="After replay, continue PPO on this many real planning steps (resumable); on traces "
+    "collected with --widen, on this many tied steps (the rest take the rating's lone best).",
 )
 @click.option(
     "--live-suite",
@@ -781,11 +782,6 @@ def train_controller(
     )
     live_backend = None
     tasks: tuple[tuple[Any, str, str], ...] = ()
-    if live_steps and traces_set.widen:
-        raise ConfigError(
-            "the traces were collected with --widen (tied steps only) and the live phase plays "
-            "every step; train them in replay alone (--live-steps 0)"
-        )
     if live_steps:
         from aip_sdk.registry import load_backend
 
@@ -811,6 +807,7 @@ def train_controller(
                 steps=live_steps,
                 checkpoint=target.with_suffix(".live.zip"),
                 max_steps=live_max_steps,
+                widen=traces_set.widen,
             )
             live_bar = tqdm(total=live_steps, desc=f"live beta={b:g}", unit="step")
 

@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from aip_sdk.cost import Cost
 from aip_sdk.errors import ConfigError
 from aip_sdk.observation import Observation
+
+if TYPE_CHECKING:
+    from aip_sdk.context import StepContext
 
 __all__ = [
     "Rollout",
@@ -47,6 +50,7 @@ __all__ = [
     "copy_env",
     "look_ahead",
     "peek_every",
+    "peek_step",
     "rated_best",
     "replay",
     "rollout",
@@ -276,6 +280,12 @@ def peek_every(
         rollout(None, env, a, history, horizon=0, seed=0, seen=visited)
         for a in dict.fromkeys(actions)
     ]
+
+
+def peek_step(env: Any, actions: Sequence[str], context: StepContext) -> list[Rollout]:
+    """:func:`peek_every` at an episode's current step: the history and the states seen so far
+    come from its :class:`~aip_sdk.context.StepContext` (what every rate-first path reads)."""
+    return peek_every(env, actions, context.history, seen=list(context.states))
 
 
 def rated_best(peeked: Sequence[Rollout]) -> list[str]:

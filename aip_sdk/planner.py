@@ -22,7 +22,7 @@ from aip_sdk.lookahead import (
     can_copy,
     copy_env,
     look_ahead,
-    peek_every,
+    peek_step,
     rated_best,
     widen,
 )
@@ -234,7 +234,7 @@ class Planner:
             if rates_first(self.controller) and can_copy(env):
                 # The environment's rating decides where it can, with no model call; the
                 # controller (and its probe) is asked only where the rating ties.
-                peeked = peek_every(env, obs.actions, ctx.history, seen=list(ctx.states))
+                peeked = peek_step(env, obs.actions, ctx)
                 if len(rated_best(peeked)) == 1:
                     return self._carry_out(
                         obs, ctx, MODEL_FREE, Look(), env=env, seed=step_seed, peeked=peeked
@@ -259,10 +259,6 @@ class Planner:
             decision = self.controller.decide(view)
             if decision in trials:
                 return trials[decision]
-            if peeked is not None:
-                if decision.model_free:  # the seeded order: the probe was for the features only
-                    look = attrs.evolve(look, probe=None)
-                decision = among_ties(decision)
             return self._carry_out(obs, ctx, decision, look, env=env, seed=step_seed, peeked=peeked)
 
     def _trial(
@@ -327,6 +323,7 @@ class Planner:
         *,
         env: Any = None,
         seed: int | None = None,
+        peeked: list[Rollout] | None = None,
     ) -> StepRecord:
         """The second half of a step: draw what ``decision`` allots, choose, look ahead.
 
@@ -337,11 +334,17 @@ class Planner:
             look: what :meth:`observe` returned for this step (its cost is in the record).
             env: the environment, when the decision looks ahead.
             seed: sampling seed (default: derived from the planner's seed and the step).
+            peeked: the rating of every action at this step
+                (:func:`~aip_sdk.lookahead.peek_step`), where the rating ties and a controller
+                that ``rates_first`` decided: ``decision`` is carried out among the tied
+                actions (:func:`among_ties`), as ``act`` does.
         """
         obs = Observation.from_env(observation)
         step_seed = derive_seed(self.seed, context.step) if seed is None else seed
         with self._lock:
-            return self._carry_out(obs, context, decision, look, env=env, seed=step_seed)
+            return self._carry_out(
+                obs, context, decision, look, env=env, seed=step_seed, peeked=peeked
+            )
 
     def _observe(self, obs: Observation, ctx: StepContext, *, probe: bool) -> Look:
         if not probe:
@@ -360,6 +363,10 @@ class Planner:
         seed: int,
         peeked: list[Rollout] | None = None,
     ) -> StepRecord:
+        if peeked is not None:  # a rate-first controller's decision, carried out among the ties
+            if first.model_free:  # the seeded order: the probe was for the features only
+                look = attrs.evolve(look, probe=None)
+            first = among_ties(first)
         probe, features, cost = look.probe, look.features, look.cost
         candidates: list[Candidate] = []
         scores: dict[str, float] = {}
@@ -374,7 +381,7 @@ class Planner:
             # The environment rates every action first, at no model call; the model is asked
             # only where that rating ties (what it chooses there is what drawing first would).
             if peeked is None:
-                peeked = peek_every(env, obs.actions, ctx.history, seen=list(ctx.states))
+                peeked = peek_step(env, obs.actions, ctx)
             scores = {r.action: r.score for r in peeked}
             tied = rated_best(peeked)
         if tied is not None and len(tied) == 1:

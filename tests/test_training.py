@@ -515,15 +515,74 @@ def test_widen_collection_records_only_the_steps_where_the_rating_ties(tmp_path)
     )
     with pytest.raises(ConfigError, match="--widen"):
         load_traces([tmp_path / "w", tmp_path / "all"])
-    # the live phase plays every step: it refuses traces of the tied steps only, before any work
-    from click.testing import CliRunner
 
-    from aip_sdk.cli import main
 
-    args = ["train-controller", "--traces", str(tmp_path / "w"), "--live-steps", "8"]
-    out = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "c.onnx")])
-    assert out.exit_code == 1 and "--live-steps 0" in out.output
-    assert not (tmp_path / "c.onnx").exists()
+def test_a_live_episode_with_widen_asks_the_agent_only_where_the_rating_ties(tmp_path):
+    """``LiveEnv(widen=True)`` plays as ``learned:widen=1`` serves: the rating's lone bests are
+    taken with no agent step, each agent step is a tie and its decision is carried out among
+    the tied actions; the reward reads the whole episode and charges only the decided steps
+    (the model-free decision costs the probe alone: one unit). The pipeline's live phase runs
+    on such traces."""
+    from aip_sdk.decision import MODEL_FREE
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.lookahead import peek_step, rated_best
+    from aip_sdk.testing import ScriptedBackend
+    from aip_sdk.training.live import LiveEnv
+    from aip_sdk.training.pipeline import LivePhase, load_traces, train_controller
+
+    grid = load_suite("grid")
+    backend = ScriptedBackend(scores={"turn left": 0.0})  # the probe and samples turn left
+    table = decision_table_for({0: 4}, horizon=1, widen=True)
+    env = LiveEnv(backend, [(grid, "train", "FourRooms/0")], table, widen=True)
+    env.reset(seed=3)
+    decided, done, reward, info = 0, False, 0.0, {}
+    for choice in [MODEL_FREE, Decision(k=1)] * 20:
+        tied = rated_best(peek_step(env._env, env._obs["actions"], env._ctx))
+        assert len(tied) > 1  # the agent is asked only at ties
+        _obs, reward, done, _trunc, info = env.step(table.index(choice))
+        decided += 1
+        assert info["action"] in tied
+        if choice == MODEL_FREE:
+            assert info["decision"] == MODEL_FREE.to_dict()
+        else:  # one sample, carried out among the ties: it says turn left, a tied action
+            assert info["action"] == "turn left" and info["decision"]["widen"] == 1
+        if done:
+            break
+    assert done and info["success"] and 1 < decided < env._ctx.step
+    assert 0.0 < reward < env.alpha * env._info["quality"]  # Q minus the decided steps' cost
+    env.close()
+    # without widen the same task asks at every step
+    every = LiveEnv(backend, [(grid, "train", "FourRooms/0")], table, max_steps=4)
+    every.reset(seed=3)
+    assert [every.step(0)[2] for _ in range(4)] == [False, False, False, True]
+    every.close()
+    pytest.importorskip("stable_baselines3")
+    store = TraceStore(tmp_path / "w")
+    Collector(backend, store, pool_sizes={0: 4}, horizon=1, max_steps=8, widen=True).run(
+        grid, "train", 2, seed=3
+    )
+    traces = load_traces([tmp_path / "w"])
+    assert traces.widen and traces.table == table
+    episodes = [e for e in traces.episodes if e.steps]
+    live = LivePhase(
+        backend=backend,
+        tasks=((grid, "train", "FourRooms/0"),),
+        steps=64,
+        checkpoint=tmp_path / "live.zip",
+        widen=True,
+    )
+    _model, report = train_controller(
+        episodes,
+        table,
+        tmp_path / "c.onnx",
+        alpha=1.0,
+        beta=0.1,
+        timesteps=512,
+        seed=0,
+        metadata={},
+        live=live,
+    )
+    assert [t for t, _ in report["curve"]["live"]] == [64] and (tmp_path / "c.onnx").is_file()
 
 
 def test_feature_signal_ranks_the_steps_the_probe_gets_right(tmp_path: Path) -> None:

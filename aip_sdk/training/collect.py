@@ -247,7 +247,7 @@ class Collector:
 
     def episode(self, env: Any, suite: str, split: str, task_id: str, seed: int) -> EpisodeTrace:
         """Collect one episode of ``env``."""
-        from aip_sdk.lookahead import can_copy, peek_every, rated_best, rollout, widen
+        from aip_sdk.lookahead import can_copy, peek_step, rated_best, rollout, widen
         from aip_sdk.planner import Planner
 
         labels = getattr(env, "good_actions", None)
@@ -282,7 +282,7 @@ class Collector:
             step_seed = derive_seed(seed, t)
             tied: tuple[str, ...] = ()
             if self.widen and copyable:  # record only where the environment's rating ties
-                rated = rated_best(peek_every(env, o.actions, ctx.history, seen=list(ctx.states)))
+                rated = rated_best(peek_step(env, o.actions, ctx))
                 if len(rated) == 1:
                     obs, _r, terminated, truncated, info = env.step(rated[0])
                     ctx.advance(rated[0], obs, info, Cost())

@@ -8,6 +8,11 @@ environment's quality: success times optimality) and C the mean over steps of th
 (probe included) in units of one sample: the probe is one greedy choice, so its tokens are the
 step's cost of one sample, as in replay. Slow (a model call per step); :func:`train_live` runs
 it for a bounded number of steps, resumable from checkpoints, after replay training.
+
+With ``widen`` (traces collected with ``--widen``) an agent step is a step where the
+environment's rating ties, as ``learned:widen=1`` is served: the reward still reads the whole
+episode, which is why the live phase exists for such controllers (the replay's step labels
+cannot see what a tie-break costs later).
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from aip_sdk.backend import Backend
 from aip_sdk.context import StepContext, step_limit
 from aip_sdk.cost import Cost
 from aip_sdk.decision import Decision
+from aip_sdk.errors import ConfigError
 from aip_sdk.features import FEATURE_NAMES
+from aip_sdk.lookahead import Rollout, can_copy, peek_step, rated_best
+from aip_sdk.observation import Observation
 from aip_sdk.planner import Look, Planner
 from aip_sdk.policy import DEFAULT_REASONING_BUDGETS
 from aip_sdk.util import write_json_atomic
@@ -45,9 +53,18 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         cost: ``tokens`` (default), ``calls`` or ``seconds``.
         max_steps: a cap on an episode's steps; ``None`` (the default) plays to the
             environment's own limit, as serving and the benches do (:func:`step_limit`).
+        widen: play as ``learned:widen=1`` serves (a controller trained on ``collect
+            --widen`` traces): where the environment can be copied, every action is peeked at
+            first and a lone best is taken with no model call and no agent step; the agent
+            decides only where the rating ties, its decision carried out among the tied
+            actions. C is the mean over the agent's steps, as in replay of such traces. A drawn
+            task whose episode never ties is played out and another drawn (up to
+            ``MAX_DRAWS``).
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
+
+    MAX_DRAWS = 50
 
     def __init__(
         self,
@@ -60,12 +77,14 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         cost: str = "tokens",
         max_steps: int | None = None,
         reasoning_budgets: Mapping[int, int] | None = None,
+        widen: bool = False,
     ) -> None:
         self.backend = backend
         self.tasks = list(tasks)
         self.table = tuple(table)
         self.alpha, self.beta, self.cost = float(alpha), float(beta), cost
         self.max_steps = max_steps
+        self.widen = widen
         budgets = dict(reasoning_budgets or DEFAULT_REASONING_BUDGETS)
         # The Planner's own two step halves (observe, carry_out): the features and the
         # decision's execution are those of serving.
@@ -78,8 +97,10 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         self._obs: Any = None
         self._ctx = StepContext.start(limit=max_steps or self.planner.max_steps)
         self._look = Look()
+        self._peeked: list[Rollout] | None = None
         self._costs: list[float] = []
         self._info: dict[str, Any] = {}
+        self._ended = False
 
     def _measure(self, c: Cost) -> float:
         if self.cost == "calls":
@@ -93,38 +114,73 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         assert self._look.features is not None
         return np.clip(self._look.features.as_array(), -1.0, 1.0)
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        if self._env is not None:
-            self._env.close()
-        suite, split, task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
-        self._env = suite.make(task, split)
-        self._obs, self._info = self._env.reset(seed=seed)
-        limit = step_limit(self._env, self.max_steps, default=self.planner.max_steps)
-        self._ctx = StepContext.start(self._obs, self._info, limit=limit, env=self._env)
-        self._costs = []
-        return self._features(), {"suite": suite.name, "task_id": task}
-
-    def step(self, action: np.int64 | int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        decision = self.table[int(action)]
-        seed = int(self.np_random.integers(2**31))
-        record = self.planner.carry_out(
-            self._obs, self._ctx, decision, self._look, env=self._env, seed=seed
-        )
-        # In units of one sample: the probe is one greedy choice, so its tokens are the unit.
-        self._costs.append(self._measure(record.cost) / max(1.0, self._measure(self._look.cost)))
-        self._obs, _r, terminated, truncated, self._info = self._env.step(record.action)
-        self._ctx.advance(record.action, self._obs, self._info, record.cost)
-        done = (
+    def _advance(self, action: str, cost: Cost) -> None:
+        self._obs, _r, terminated, truncated, self._info = self._env.step(action)
+        self._ctx.advance(action, self._obs, self._info, cost)
+        self._ended = (
             bool(self._info.get("success"))
             or terminated
             or truncated
             or self._ctx.step >= self._ctx.limit
         )
+
+    def _to_decision(self) -> None:
+        """With ``widen``: take the rating's lone best actions (no model call) until the rating
+        ties, keeping the tie's ratings for the decision, or the episode ends."""
+        self._peeked = None
+        while self.widen and not self._ended and can_copy(self._env):
+            actions = Observation.from_env(self._obs).actions
+            if not actions:
+                return
+            peeked = peek_step(self._env, actions, self._ctx)
+            rated = rated_best(peeked)
+            if len(rated) > 1:
+                self._peeked = peeked
+                return
+            self._advance(rated[0], Cost())
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        for _ in range(self.MAX_DRAWS):
+            if self._env is not None:
+                self._env.close()
+            suite, split, task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+            self._env = suite.make(task, split)
+            self._obs, self._info = self._env.reset(seed=seed)
+            seed = None  # a redrawn task plays on from the environment's own generator
+            limit = step_limit(self._env, self.max_steps, default=self.planner.max_steps)
+            self._ctx = StepContext.start(self._obs, self._info, limit=limit, env=self._env)
+            self._costs = []
+            self._ended = False
+            self._to_decision()
+            if not self._ended:
+                return self._features(), {"suite": suite.name, "task_id": task}
+        raise ConfigError(
+            f"{self.MAX_DRAWS} live episodes in a row ended with no step to decide (the "
+            f"environment's rating never tied): the controller has nothing to learn live on "
+            f"these tasks; pick other --live-suite tasks or train in replay alone (--live-steps 0)"
+        )
+
+    def step(self, action: np.int64 | int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        decision = self.table[int(action)]
+        seed = int(self.np_random.integers(2**31))
+        record = self.planner.carry_out(
+            self._obs,
+            self._ctx,
+            decision,
+            self._look,
+            env=self._env,
+            seed=seed,
+            peeked=self._peeked,
+        )
+        # In units of one sample: the probe is one greedy choice, so its tokens are the unit.
+        self._costs.append(self._measure(record.cost) / max(1.0, self._measure(self._look.cost)))
+        self._advance(record.action, record.cost)
+        self._to_decision()
         reward = 0.0
-        if done:
+        if self._ended:
             q = float(self._info.get("quality", 0.0))
             reward = self.alpha * q - self.beta * float(np.mean(self._costs))
             feats = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
@@ -132,10 +188,10 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
             feats = self._features()
         info = {
             "action": record.action,
-            "decision": decision.to_dict(),
+            "decision": record.decision.to_dict(),
             "success": bool(self._info.get("success")),
         }
-        return feats, reward, bool(done), False, info
+        return feats, reward, self._ended, False, info
 
     def close(self) -> None:
         if self._env is not None:

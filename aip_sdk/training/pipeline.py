@@ -121,6 +121,9 @@ class LivePhase:
         checkpoint: where the model is saved as it learns (resumable).
         max_steps: a cap on a live episode's steps; ``None`` plays to the environment's own
             limit (what serving and the benches do, so the reward sees what they see).
+        widen: the agent decides only where the environment's rating ties (traces collected
+            with ``--widen``, a controller served as ``learned:widen=1``); a live step is
+            then one tied step, and the episode's reward still reads the whole episode.
     """
 
     backend: Any
@@ -128,6 +131,7 @@ class LivePhase:
     steps: int
     checkpoint: Path
     max_steps: int | None = None
+    widen: bool = False
 
 
 def live_tasks(specs: Sequence[str], per_suite: int, seed: int = 0) -> list[tuple[Any, str, str]]:
@@ -195,6 +199,7 @@ def train_controller(
                 alpha=alpha,
                 beta=beta,
                 max_steps=live.max_steps,
+                widen=live.widen,
             )
 
         model = train_live(
