@@ -23,7 +23,11 @@ from aip_sdk.util import unwind_on_sigterm
 
 
 def decision_label(d: dict[str, Any]) -> str:
-    """``{"k": 4, "depth": 0, "lookahead": 1}`` -> ``k=4 look=1`` (depth and defaults omitted)."""
+    """``{"k": 4, "depth": 0, "lookahead": 1}`` -> ``k=4 look=1`` (depth and defaults omitted;
+    ``peek``, and ``ties`` for a decision carried out among the rating's ties; the model-free
+    ``k=0,peek=1,widen=1`` is ``model-free``)."""
+    if d["k"] == 0 and d.get("peek") and d.get("widen") and not d.get("lookahead"):
+        return "model-free"
     parts = [f"k={d['k']}"]
     if d.get("depth"):
         parts.append(f"depth={d['depth']}")
@@ -31,6 +35,10 @@ def decision_label(d: dict[str, Any]) -> str:
         parts.append(str(d["vote"]))
     if d.get("lookahead"):
         parts.append(f"look={d['lookahead']}")
+    if d.get("peek") and not d.get("widen"):
+        parts.append("peek")
+    if d.get("widen"):
+        parts.append("ties")
     return " ".join(parts)
 
 

@@ -613,3 +613,23 @@ def test_feature_signal_ranks_the_steps_the_probe_gets_right(tmp_path: Path) -> 
     assert rates["k=1 depth=0"] == "0.00, -, 1.00; all 0.50"
     assert rates["k=4 depth=0 lookahead=1"] == "1.00, -, 1.00; all 1.00"
     assert lines[-1] == "  probe's choice leads to a state not seen before: good on 0.50 (n=2)"
+
+
+def test_training_plots_label_the_decisions_made_at_ties() -> None:
+    """scripts/training_plots.py names the model-free decision and marks the ones carried out
+    among the rating's ties, so a tie controller's decision shares are not read as the probe's
+    choice or as plain samples."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "training_plots", Path(__file__).parent.parent / "scripts" / "training_plots.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tp)
+    assert tp.decision_label({"k": 0, "depth": 0, "peek": 1, "widen": 1}) == "model-free"
+    assert tp.decision_label({"k": 0, "depth": 0}) == "k=0"
+    tie_look = {"k": 4, "depth": 0, "peek": 1, "widen": 1, "lookahead": 1}
+    assert tp.decision_label(tie_look) == "k=4 look=1 ties"
+    assert tp.decision_label({"k": 4, "depth": 0, "peek": 1}) == "k=4 peek"
+    assert tp.decision_label({"k": 2, "depth": 1, "vote": "weighted"}) == "k=2 depth=1 weighted"
