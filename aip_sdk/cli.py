@@ -710,6 +710,13 @@ def collect(
 )
 @click.option("--live-tasks", type=click.IntRange(1), default=40, show_default=True)
 @click.option(
+    "--live-baseline",
+    default=None,
+    metavar="STRATEGY",
+    help="Play this (model-free) strategy on each live episode's task and start and reward "
+    "what the controller adds over it, e.g. heuristic (default: the plain reward).",
+)
+@click.option(
     "--live-max-steps",
     type=click.IntRange(1),
     default=None,
@@ -735,6 +742,7 @@ def train_controller(
     live_steps: int,
     live_suite: tuple[str, ...],
     live_tasks: int,
+    live_baseline: str | None,
     live_max_steps: int | None,
     model: str | None,
     backend_name: str,
@@ -783,7 +791,11 @@ def train_controller(
     live_backend = None
     tasks: tuple[tuple[Any, str, str], ...] = ()
     if live_steps:
+        from aip_sdk.controllers import make_controller
         from aip_sdk.registry import load_backend
+
+        if live_baseline is not None:
+            make_controller(live_baseline)  # a bad spec fails here, before any training
 
         tasks = tuple(pick_live_tasks(live_suite, live_tasks, seed))
         live_backend = load_backend(
@@ -808,6 +820,7 @@ def train_controller(
                 checkpoint=target.with_suffix(".live.zip"),
                 max_steps=live_max_steps,
                 widen=traces_set.widen,
+                baseline=live_baseline,
             )
             live_bar = tqdm(total=live_steps, desc=f"live beta={b:g}", unit="step")
 

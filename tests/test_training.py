@@ -515,6 +515,16 @@ def test_widen_collection_records_only_the_steps_where_the_rating_ties(tmp_path)
     )
     with pytest.raises(ConfigError, match="--widen"):
         load_traces([tmp_path / "w", tmp_path / "all"])
+    # a live phase with a baseline that is no strategy fails before any training
+    from click.testing import CliRunner
+
+    from aip_sdk.cli import main
+
+    args = ["train-controller", "--traces", str(tmp_path / "w"), "--live-steps", "8"]
+    args += ["--live-suite", "grid@train", "--live-baseline", "no-such-strategy"]
+    out = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "c.onnx")])
+    assert out.exit_code == 1 and "no-such-strategy" in out.output, out.output
+    assert not (tmp_path / "c.onnx").exists()
 
 
 def test_a_live_episode_with_widen_asks_the_agent_only_where_the_rating_ties(tmp_path):
@@ -531,26 +541,47 @@ def test_a_live_episode_with_widen_asks_the_agent_only_where_the_rating_ties(tmp
     from aip_sdk.training.pipeline import LivePhase, load_traces, train_controller
 
     grid = load_suite("grid")
-    backend = ScriptedBackend(scores={"turn left": 0.0})  # the probe and samples turn left
+    backend = ScriptedBackend(scores={"turn left": 0.0})  # the probe turns left
     table = decision_table_for({0: 4}, horizon=1, widen=True)
-    env = LiveEnv(backend, [(grid, "train", "FourRooms/0")], table, widen=True)
+    env = LiveEnv(backend, [(grid, "train", "DoorKey-5x5/0")], table, widen=True)
     env.reset(seed=3)
-    decided, done, reward, info = 0, False, 0.0, {}
+    decided, sampled, done, reward, info = 0, 0, False, 0.0, {}
     for choice in [MODEL_FREE, Decision(k=1)] * 20:
         tied = rated_best(peek_step(env._env, env._obs["actions"], env._ctx))
         assert len(tied) > 1  # the agent is asked only at ties
+        answer = env._obs["actions"][0]  # a sample with no script: the first choice
         _obs, reward, done, _trunc, info = env.step(table.index(choice))
         decided += 1
         assert info["action"] in tied
         if choice == MODEL_FREE:
             assert info["decision"] == MODEL_FREE.to_dict()
-        else:  # one sample, carried out among the ties: it says turn left, a tied action
-            assert info["action"] == "turn left" and info["decision"]["widen"] == 1
+        else:  # one sample, carried out among the ties: its answer wins where it is tied
+            assert info["decision"]["widen"] == 1
+            if answer in tied:
+                assert info["action"] == answer
+                sampled += 1
         if done:
             break
-    assert done and info["success"] and 1 < decided < env._ctx.step
+    assert done and info["success"] and 1 < decided < env._ctx.step and sampled >= 1
     assert 0.0 < reward < env.alpha * env._info["quality"]  # Q minus the decided steps' cost
     env.close()
+
+    # with the heuristic as baseline, the same episode (same draws) is rewarded for what it adds
+    # over the heuristic's quality on that task and start
+    def play(baseline: str | None) -> tuple[float, float]:
+        env = LiveEnv(
+            backend, [(grid, "train", "FourRooms/0")], table, widen=True, baseline=baseline
+        )
+        env.reset(seed=3)
+        done, r = False, 0.0
+        while not done:
+            _obs, r, done, _trunc, _info = env.step(table.index(MODEL_FREE))
+        env.close()
+        return r, env._reference
+
+    (plain, none), (paired, reference) = play(None), play("heuristic")
+    assert none == 0.0 and 0.0 < reference <= 1.0
+    assert paired == pytest.approx(plain - reference)
     # without widen the same task asks at every step
     every = LiveEnv(backend, [(grid, "train", "FourRooms/0")], table, max_steps=4)
     every.reset(seed=3)

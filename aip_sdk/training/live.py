@@ -60,6 +60,12 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
             actions. C is the mean over the agent's steps, as in replay of such traces. A drawn
             task whose episode never ties is played out and another drawn (up to
             ``MAX_DRAWS``).
+        baseline: a strategy spec (meant for a model-free one: ``heuristic``) played on the
+            same task from the same start at each reset; ``alpha`` times its quality is
+            subtracted from the episode's reward. The reward then reads what the agent adds
+            over that strategy rather than how hard the drawn task is: on a few dozen tasks
+            whose qualities span 0 to 1, that spread otherwise drowns the agent's part in a
+            few hundred live steps.
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
@@ -78,6 +84,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         max_steps: int | None = None,
         reasoning_budgets: Mapping[int, int] | None = None,
         widen: bool = False,
+        baseline: str | None = None,
     ) -> None:
         self.backend = backend
         self.tasks = list(tasks)
@@ -85,6 +92,8 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         self.alpha, self.beta, self.cost = float(alpha), float(beta), cost
         self.max_steps = max_steps
         self.widen = widen
+        self.baseline = baseline
+        self._reference = 0.0
         budgets = dict(reasoning_budgets or DEFAULT_REASONING_BUDGETS)
         # The Planner's own two step halves (observe, carry_out): the features and the
         # decision's execution are those of serving.
@@ -139,6 +148,20 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
                 return
             self._advance(rated[0], Cost())
 
+    def _baseline_quality(
+        self, suite: Any, split: str | None, task: str, seed: int, limit: int
+    ) -> float:
+        """The quality ``baseline`` reaches on ``task`` from the start ``seed`` gives (0 when
+        there is no baseline)."""
+        if self.baseline is None:
+            return 0.0
+        env = suite.make(task, split)
+        try:
+            planner = Planner(backend=self.backend, controller=self.baseline, seed=seed)
+            return planner.plan(env, seed=seed, max_steps=limit).quality
+        finally:
+            env.close()
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -147,15 +170,18 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
             if self._env is not None:
                 self._env.close()
             suite, split, task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+            # every episode's start is fixed by the wrapper's generator, so the baseline can
+            # play the same one
+            episode_seed = int(self.np_random.integers(2**31))
             self._env = suite.make(task, split)
-            self._obs, self._info = self._env.reset(seed=seed)
-            seed = None  # a redrawn task plays on from the environment's own generator
+            self._obs, self._info = self._env.reset(seed=episode_seed)
             limit = step_limit(self._env, self.max_steps, default=self.planner.max_steps)
             self._ctx = StepContext.start(self._obs, self._info, limit=limit, env=self._env)
             self._costs = []
             self._ended = False
             self._to_decision()
             if not self._ended:
+                self._reference = self._baseline_quality(suite, split, task, episode_seed, limit)
                 return self._features(), {"suite": suite.name, "task_id": task}
         raise ConfigError(
             f"{self.MAX_DRAWS} live episodes in a row ended with no step to decide (the "
@@ -181,7 +207,7 @@ class LiveEnv(gymnasium.Env[np.ndarray, np.int64]):
         self._to_decision()
         reward = 0.0
         if self._ended:
-            q = float(self._info.get("quality", 0.0))
+            q = float(self._info.get("quality", 0.0)) - self._reference
             reward = self.alpha * q - self.beta * float(np.mean(self._costs))
             feats = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
         else:

@@ -124,6 +124,8 @@ class LivePhase:
         widen: the agent decides only where the environment's rating ties (traces collected
             with ``--widen``, a controller served as ``learned:widen=1``); a live step is
             then one tied step, and the episode's reward still reads the whole episode.
+        baseline: a (model-free) strategy played on each live episode's task and start, whose
+            quality is subtracted from the reward (:class:`~aip_sdk.training.live.LiveEnv`).
     """
 
     backend: Any
@@ -132,6 +134,7 @@ class LivePhase:
     checkpoint: Path
     max_steps: int | None = None
     widen: bool = False
+    baseline: str | None = None
 
 
 def live_tasks(specs: Sequence[str], per_suite: int, seed: int = 0) -> list[tuple[Any, str, str]]:
@@ -200,6 +203,7 @@ def train_controller(
                 beta=beta,
                 max_steps=live.max_steps,
                 widen=live.widen,
+                baseline=live.baseline,
             )
 
         model = train_live(
