@@ -373,6 +373,10 @@ def test_live_training_continues_a_replay_model_and_resumes_from_its_checkpoint(
     assert ckpt.is_file() and json.loads(ckpt.with_suffix(".json").read_text())["live_steps"] == 128
     assert seen[-1] == 128
     assert [t for t, _ in first] == [64, 128]  # one point per 64-step rollout
+    # the curve reads live episodes only (two steps each), not the replay phase's
+    from stable_baselines3 import PPO
+
+    assert len(PPO.load(str(ckpt), device="cpu").ep_info_buffer) == 64
     seen.clear()
     whole: list[tuple[int, float]] = []
     model = train_live(
@@ -387,6 +391,7 @@ def test_live_training_continues_a_replay_model_and_resumes_from_its_checkpoint(
     assert json.loads(ckpt.with_suffix(".json").read_text())["live_steps"] == 192
     assert [t for t, _ in whole] == [64, 128, 192]  # the curve survives the resume
     assert whole[:2] == first and all(np.isfinite(r) for _, r in whole)
+    assert len(model.ep_info_buffer) == 96  # a resume keeps the live episodes it had
     assert model.predict(np.asarray(F, np.float32), deterministic=True)[0] in range(len(TABLE))
 
 

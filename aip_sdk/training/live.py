@@ -263,12 +263,13 @@ def train_live(
     done = 0
     points: list[tuple[int, float]] = []
     meta = path.with_suffix(".json")
-    if path.is_file() and meta.is_file():  # resume: the steps done are beside the checkpoint
+    fresh = not (path.is_file() and meta.is_file())
+    if fresh:
+        model.save(str(path))
+    else:  # resume: the steps done are beside the checkpoint
         saved = json.loads(meta.read_text())
         done = int(saved["live_steps"])
         points = [(int(t), float(r)) for t, r in saved.get("curve", [])]
-    else:
-        model.save(str(path))
     vec = DummyVecEnv([lambda: Monitor(make_env())])  # Monitor: episode rewards, the curve
     # One live environment and small rollouts: a live step costs seconds, so the policy
     # updates every 64 steps (SB3's documented way to change these is to load with them).
@@ -278,6 +279,8 @@ def train_live(
         device="cpu",
         custom_objects={"n_steps": 64, "batch_size": 64, "n_envs": 1},
     )
+    if fresh:  # the replay episodes in the (saved) Monitor buffer are not on the live curve
+        model.ep_info_buffer.clear()
     start = model.num_timesteps
 
     class _Save(BaseCallback):
