@@ -70,7 +70,7 @@ def plot_curves(paths: list[Path], out: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for path in paths:
         data = json.loads(path.read_text())
-        label = f"beta {data.get('beta')}"
+        label = f"{path.parent.name}, beta {data.get('beta')}"
         for ax, phase in zip(axes, ("replay", "live")):
             pts = data.get(phase) or []
             if pts:
