@@ -224,8 +224,10 @@ def test_strategy_labels_name_the_controller_file_and_its_options():
     from aip_sdk.bench.report import strategy_label
 
     assert (
-        strategy_label("learned:runs/c/controller-beta0.05.onnx") == "learned[controller-beta0.05]"
+        strategy_label("learned:runs/c/controller-beta0.05.onnx")
+        == "learned[c/controller-beta0.05]"
     )
     assert strategy_label("learned:widen=1") == "learned[widen=1]"
-    assert strategy_label("learned:path=runs/c/x.onnx,widen=1") == "learned[x,widen=1]"
+    assert strategy_label("learned:path=runs/c/x.onnx,widen=1") == "learned[c/x,widen=1]"
+    assert strategy_label("learned:path=x.onnx") == "learned[x]"
     assert strategy_label("fixed:k=4,peek=1") == "fixed:k=4,peek=1"

@@ -31,12 +31,16 @@ _MARKS = [("osD^vPXh"[i % 8], f"C{i % 10}") for i in range(40)]
 
 def strategy_label(strategy: str) -> str:
     """A short label for plots and tables: ``learned:path/to/controller-grid.onnx`` ->
-    ``learned[controller-grid]``, ``learned:path=c.onnx,widen=1`` -> ``learned[c,widen=1]``,
+    ``learned[to/controller-grid]`` (the file and its folder: sweeps in different folders share
+    file names), ``learned:path=c.onnx,widen=1`` -> ``learned[c,widen=1]``,
     ``learned:widen=1`` -> ``learned[widen=1]``; other strategies as they are."""
     if not strategy.startswith("learned:"):
         return strategy
     _, kwargs = parse_spec(strategy)
-    parts = [Path(str(kwargs.pop("path"))).stem] if "path" in kwargs else []
+    parts = []
+    if "path" in kwargs:
+        path = Path(str(kwargs.pop("path")))
+        parts.append(f"{path.parent.name}/{path.stem}" if path.parent.name else path.stem)
     parts += [f"{k}={v}" for k, v in kwargs.items()]
     return f"learned[{','.join(parts)}]"
 
