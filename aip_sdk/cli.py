@@ -717,6 +717,12 @@ def collect(
     "what the controller adds over it, e.g. heuristic (default: the plain reward).",
 )
 @click.option(
+    "--live-learning-rate",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="The live phase's PPO learning rate (default: the replay's, 3e-4).",
+)
+@click.option(
     "--live-max-steps",
     type=click.IntRange(1),
     default=None,
@@ -743,6 +749,7 @@ def train_controller(
     live_suite: tuple[str, ...],
     live_tasks: int,
     live_baseline: str | None,
+    live_learning_rate: float | None,
     live_max_steps: int | None,
     model: str | None,
     backend_name: str,
@@ -821,6 +828,7 @@ def train_controller(
                 max_steps=live_max_steps,
                 widen=traces_set.widen,
                 baseline=live_baseline,
+                learning_rate=live_learning_rate,
             )
             live_bar = tqdm(total=live_steps, desc=f"live beta={b:g}", unit="step")
 

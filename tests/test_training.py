@@ -392,6 +392,17 @@ def test_live_training_continues_a_replay_model_and_resumes_from_its_checkpoint(
     assert [t for t, _ in whole] == [64, 128, 192]  # the curve survives the resume
     assert whole[:2] == first and all(np.isfinite(r) for _, r in whole)
     assert len(model.ep_info_buffer) == 96  # a resume keeps the live episodes it had
+    # the live phase may update at its own learning rate (it has few updates to move the policy)
+    fast = train_live(
+        ppo_model,
+        lambda: ReplayEnv([hand_trace()], TABLE),
+        steps=64,
+        checkpoint=tmp_path / "fast.zip",
+        learning_rate=3e-3,
+    )
+    assert fast.lr_schedule(1.0) == pytest.approx(3e-3)
+    assert fast.policy.optimizer.param_groups[0]["lr"] == pytest.approx(3e-3)
+    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(3e-4)
     assert model.predict(np.asarray(F, np.float32), deterministic=True)[0] in range(len(TABLE))
 
 

@@ -233,6 +233,7 @@ def train_live(
     checkpoint: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
     curve: list[tuple[int, float]] | None = None,
+    learning_rate: float | None = None,
 ) -> Any:
     """Continue a (replay-trained) SB3 PPO model on live episodes for ``steps`` steps.
 
@@ -247,6 +248,9 @@ def train_live(
         progress: called with the live steps done.
         curve: if given, gets the whole live learning curve, ``(live steps, mean episode
             reward)`` after every rollout, including the rollouts of earlier (resumed) runs.
+        learning_rate: the live phase's own PPO learning rate (default: the replay's). A live
+            phase has a few dozen updates where replay has hundreds, so a larger one lets it
+            move the policy at all.
 
     Returns:
         The model after ``steps`` live steps.
@@ -277,7 +281,12 @@ def train_live(
         str(path),
         env=vec,
         device="cpu",
-        custom_objects={"n_steps": 64, "batch_size": 64, "n_envs": 1},
+        custom_objects={
+            "n_steps": 64,
+            "batch_size": 64,
+            "n_envs": 1,
+            **({"learning_rate": learning_rate} if learning_rate is not None else {}),
+        },
     )
     if fresh:  # the replay episodes in the (saved) Monitor buffer are not on the live curve
         model.ep_info_buffer.clear()

@@ -126,6 +126,7 @@ class LivePhase:
             then one tied step, and the episode's reward still reads the whole episode.
         baseline: a (model-free) strategy played on each live episode's task and start, whose
             quality is subtracted from the reward (:class:`~aip_sdk.training.live.LiveEnv`).
+        learning_rate: the live phase's PPO learning rate (default: the replay's).
     """
 
     backend: Any
@@ -135,6 +136,7 @@ class LivePhase:
     max_steps: int | None = None
     widen: bool = False
     baseline: str | None = None
+    learning_rate: float | None = None
 
 
 def live_tasks(specs: Sequence[str], per_suite: int, seed: int = 0) -> list[tuple[Any, str, str]]:
@@ -213,6 +215,7 @@ def train_controller(
             checkpoint=live.checkpoint,
             progress=live_progress,
             curve=curves["live"],
+            learning_rate=live.learning_rate,
         )
     meta = {
         "alpha": alpha,
