@@ -680,3 +680,31 @@ def test_training_plots_label_the_decisions_made_at_ties() -> None:
     assert tp.decision_label(tie_look) == "k=4 look=1 ties"
     assert tp.decision_label({"k": 4, "depth": 0, "peek": 1}) == "k=4 peek"
     assert tp.decision_label({"k": 2, "depth": 1, "vote": "weighted"}) == "k=2 depth=1 weighted"
+
+
+def test_tie_continuations_replays_the_recorded_path_and_rates_every_tied_action(tmp_path):
+    """benchmarks/tie_continuations.py follows each widen episode along its recorded path (lone
+    bests, then the recorded action at each tie) and rates every tied action by the quality the
+    heuristic reaches after it, a number in [0, 1] per tied action."""
+    import importlib.util
+
+    from aip_sdk.envs.suite import load_suite
+    from aip_sdk.testing import ScriptedBackend
+
+    store = TraceStore(tmp_path / "w")
+    backend = ScriptedBackend(scores={"turn left": 0.0})
+    Collector(backend, store, pool_sizes={0: 4}, horizon=1, max_steps=8, widen=True).run(
+        load_suite("grid"), "train", 2, seed=3
+    )
+    spec = importlib.util.spec_from_file_location(
+        "tie_continuations", Path(__file__).parent.parent / "benchmarks" / "tie_continuations.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tc)
+    rows = tc.tied_continuations(str(tmp_path / "w"), "grid", 1)
+    recorded = [s for e in store.episodes() for s in e.steps]
+    assert len(rows) == len(recorded) > 0
+    for step, quality in rows:
+        assert set(quality) == set(step.tied) and all(0.0 <= q <= 1.0 for q in quality.values())
+    assert any(max(q.values()) > 0.0 for _, q in rows)  # some tied action leads to the goal
