@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import random
 from typing import Any
 
 import numpy as np
@@ -28,16 +27,17 @@ from aip_sdk.cost import Cost
 from aip_sdk.envs.suite import load_suite
 from aip_sdk.lookahead import copy_env, peek_step, rated_best
 from aip_sdk.observation import Observation
+from aip_sdk.planner import Planner
+from aip_sdk.testing import ScriptedBackend
 from aip_sdk.traces import StepTrace
 from aip_sdk.training.pipeline import load_traces
 
 
-def heuristic_quality(env: Any, obs: Any, ctx: StepContext, rng: random.Random) -> float:
-    """The quality the heuristic reaches from ``env`` (ties in ``rng``'s order; 0 on failure)."""
+def heuristic_quality(planner: Planner, env: Any, obs: Any, ctx: StepContext) -> float:
+    """The quality ``planner`` (the ``heuristic`` strategy) reaches from ``env`` (0 on failure)."""
     info: dict[str, Any] = {}
     while ctx.step < ctx.limit:
-        rated = rated_best(peek_step(env, Observation.from_env(obs).actions, ctx))
-        action = rated[0] if len(rated) == 1 else rng.choice(rated)
+        action = planner.act(obs, context=ctx, env=env).action
         obs, _r, terminated, truncated, info = env.step(action)
         ctx.advance(action, obs, info, Cost())
         if info.get("success") or terminated or truncated:
@@ -46,7 +46,7 @@ def heuristic_quality(env: Any, obs: Any, ctx: StepContext, rng: random.Random) 
 
 
 def continuation(env: Any, ctx: StepContext, action: str, reps: int) -> float:
-    """Mean quality of ``action`` then the heuristic, over ``reps`` tie orders."""
+    """Mean quality of ``action`` then the heuristic, over ``reps`` seeds (tie orders)."""
     values = []
     for rep in range(reps):
         copied, context = copy_env(env), copy.deepcopy(ctx)
@@ -55,8 +55,17 @@ def continuation(env: Any, ctx: StepContext, action: str, reps: int) -> float:
         if info.get("success") or terminated or truncated:
             values.append(float(info.get("quality", 0.0)) if info.get("success") else 0.0)
         else:
-            values.append(heuristic_quality(copied, obs, context, random.Random(rep)))
+            values.append(heuristic_quality(_heuristic(rep), copied, obs, context))
     return float(np.mean(values))
+
+
+def _heuristic(seed: int) -> Planner:
+    # The heuristic makes no model call; the scripted backend stands in for a model and would
+    # record any call (none is made: tie_continuations checks).
+    return Planner(backend=_NO_MODEL, controller="heuristic", seed=seed)
+
+
+_NO_MODEL = ScriptedBackend()
 
 
 def tied_continuations(
@@ -86,6 +95,7 @@ def tied_continuations(
             if info.get("success") or terminated or truncated:
                 break
         env.close()
+    assert not _NO_MODEL.requests, "the heuristic called the model"
     return rows
 
 
