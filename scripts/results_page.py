@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from aip_sdk.bench.claims import Comparison, at_equal_tokens, easy_steps
+from aip_sdk.bench.claims import MEASURES, Comparison, at_equal_tokens, easy_steps
 from aip_sdk.bench.harness import build_results
 from aip_sdk.bench.report import (
     aggregate_strategies,
@@ -59,6 +59,35 @@ def _label(strategy: str) -> str:
     return "learned (shipped)" if strategy == "learned" else strategy_label(strategy)
 
 
+def _claim2_header(measure: str) -> list[str]:
+    return [
+        f"| folder | controller | episodes | {measure} | best fixed within its tokens | its "
+        f"{measure} | difference [95% CI] | tokens ratio | best fixed at any cost | "
+        "difference [95% CI] | tokens ratio |",
+        "| --- | --- | ---: | ---: | --- | ---: | --- | ---: | --- | --- | ---: |",
+    ]
+
+
+def _claim2_line(
+    name: str, strat: str, within: Comparison | None, overall: Comparison | None
+) -> str | None:
+    """One row of claim 2's table (``None`` where nothing compares)."""
+    ref = within or overall
+    if ref is None:
+        return None
+    cells = [name, _label(strat), str(ref.episodes), f"{ref.value:.2f}"]
+    if within is None:
+        cells += ["none spends so little", "", "", ""]
+    else:
+        cells += [f"`{within.other}`", f"{within.other_value:.2f}", _diff(within), _ratio(within)]
+    if overall is None:
+        cells += ["", "", ""]
+    else:
+        cells += [f"`{overall.other}` ({overall.other_value:.2f})", _diff(overall)]
+        cells += [_ratio(overall)]
+    return "| " + " | ".join(cells) + " |"
+
+
 def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -> list[str]:
     """The claims 1, 2 and 4 as tables (claim 3 is the Pareto plots)."""
     easy = [
@@ -66,13 +95,8 @@ def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -
         "`fixed:k=0` success (same episodes) |",
         "| --- | --- | --- | ---: | --- | ---: | ---: |",
     ]
-    hard = [
-        "| folder | controller | episodes | success | best fixed within its tokens | its success |"
-        " difference [95% CI] | tokens ratio | best fixed at any cost | difference [95% CI] | "
-        "tokens ratio |",
-        "| --- | --- | ---: | ---: | --- | ---: | --- | ---: | --- | --- | ---: |",
-    ]
-    general: list[str] = []
+    hard = {m: _claim2_header(m) for m in MEASURES}
+    general: dict[str, list[str]] = {m: [] for m in MEASURES}
     for name, results in folders:
         rows = aggregate_strategies(results)
         for strat in _learned(rows):
@@ -83,27 +107,13 @@ def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -
                     f"| {name} | {_model(results)} | {_label(strat)} | {e.steps} | "
                     f"{e.share:.2f} {_ci(e.ci)} | {e.success:.2f} | {base} |"
                 )
-            within, overall = at_equal_tokens(results, strat)
-            if within is None and overall is None:
-                continue
-            cells = [f"{name}", _label(strat)]
-            ref = within or overall
-            assert ref is not None
-            cells += [str(ref.episodes), f"{ref.success:.2f}"]
-            if within is None:
-                cells += ["none spends so little", "", "", ""]
-            else:
-                cells += [f"`{within.other}`", f"{within.other_success:.2f}"]
-                cells += [_diff(within), _ratio(within)]
-            if overall is None:
-                cells += ["", "", ""]
-            else:
-                cells += [f"`{overall.other}` ({overall.other_success:.2f})"]
-                cells += [_diff(overall), _ratio(overall)]
-            line = "| " + " | ".join(cells) + " |"
-            hard.append(line)
-            if name in unseen or "loso" in strat:
-                general.append(line)
+            for measure in MEASURES:
+                line = _claim2_line(name, strat, *at_equal_tokens(results, strat, measure=measure))
+                if line is None:
+                    continue
+                hard[measure].append(line)
+                if name in unseen or "loso" in strat:
+                    general[measure].append(line)
     out = [
         "### 1. Less compute on easy steps",
         "",
@@ -122,26 +132,37 @@ def claims_tables(folders: list[tuple[str, dict[str, Any]]], unseen: set[str]) -
         "in success over the same (seed, task) episodes with 95% bootstrap intervals (* where "
         "the interval excludes 0). Tokens ratio: the controller's tokens over the other's.",
         "",
-        *hard,
+        *hard["success"],
+        "",
+        "The same on quality, the reward's Q the controller is trained to raise (the optimal "
+        "step count over the steps taken on a success, 1 where no optimum is known, 0 on a "
+        "failure): where every strategy succeeds, it says whose plans are shorter. The best "
+        "fixed allocations are chosen on quality here.",
+        "",
+        *hard["quality"],
         "",
         "### 3. The trade-off",
         "",
-        "One Pareto plot per folder below (success against total tokens, every strategy; the "
-        "controllers of the beta sweep joined by a dotted curve where they ran).",
+        "One Pareto plot per folder below (success, top, and quality, bottom, against total "
+        "tokens, every strategy; the controllers of the beta sweep joined by a dotted curve "
+        "where they ran).",
         "",
         "### 4. Generalisation",
         "",
     ]
-    if general:
+    if general["success"] or general["quality"]:
         out += [
             "Rows of claim 2 on a suite or domain the folder's controllers were not trained or "
             "tuned on"
             + (f" ({', '.join(sorted(unseen))})" if unseen else "")
-            + ", and of controllers trained leaving the folder's suite out (`loso`):",
+            + ", and of controllers trained leaving the folder's suite out (`loso`), on "
+            "success, then on quality:",
             "",
-            hard[0],
-            hard[1],
-            *general,
+            *hard["success"][:2],
+            *general["success"],
+            "",
+            *hard["quality"][:2],
+            *general["quality"],
             "",
         ]
     else:

@@ -104,11 +104,37 @@ def test_at_equal_tokens_picks_the_best_fixed_within_the_budget() -> None:
     )
     within, overall = at_equal_tokens(res)
     assert within is not None and overall is not None
-    assert within.other == "fixed:k=1" and within.other_success == 0.5
+    assert within.other == "fixed:k=1" and within.other_value == 0.5
     assert within.difference[0] == pytest.approx(0.5)
     assert within.token_ratio == pytest.approx(1.5)
     assert overall.other == "fixed:k=4,lookahead=1"
     assert overall.difference[0] == 0.0 and not overall.significant
+
+
+def test_on_quality_the_best_fixed_is_chosen_by_quality_and_compared_on_it() -> None:
+    # every strategy succeeds; the learned one takes shorter plans than one sample, and the
+    # lookahead's are shortest but dearer than the learned controller's 1.1x budget
+    res = _results(
+        {
+            "fixed:k=1": ("fixed", [(True, 100, [K1]), (True, 100, [K1])]),
+            "fixed:k=4,lookahead=1": ("fixed", [(True, 400, [LA]), (True, 400, [LA])]),
+            "learned": ("learned", [(True, 150, [K1]), (True, 150, [LA])]),
+        }
+    )
+    for run, quality in zip(res["runs"], ([0.5, 0.6], [1.0, 0.9], [0.8, 0.8]), strict=True):
+        for e, q in zip(run["episodes"], quality, strict=True):
+            e["quality"] = q
+    within, overall = at_equal_tokens(res, measure="quality")
+    assert within is not None and overall is not None
+    assert within.measure == "quality" and within.other == "fixed:k=1"
+    assert within.value == pytest.approx(0.8) and within.other_value == pytest.approx(0.55)
+    assert within.difference[0] == pytest.approx(0.25) and within.significant
+    assert overall.other == "fixed:k=4,lookahead=1"
+    assert overall.difference[0] == pytest.approx(-0.15) and overall.significant
+    # on success every one ties: the cheapest fixed allocation is the best
+    assert at_equal_tokens(res)[1].other == "fixed:k=1"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="unknown measure"):
+        at_equal_tokens(res, measure="speed")
 
 
 def test_paired_difference_interval_excludes_zero_only_for_a_clear_difference() -> None:
@@ -126,7 +152,7 @@ def test_compare_uses_only_the_episodes_every_strategy_finished() -> None:
         }
     )
     c = compare(res, "learned", "fixed:k=1")
-    assert c is not None and c.episodes == 1 and c.success == 0.0
+    assert c is not None and c.episodes == 1 and c.value == 0.0
 
 
 def test_sweep_beta_reads_the_controller_file_name() -> None:

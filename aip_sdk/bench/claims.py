@@ -10,7 +10,8 @@ are compared), because steps within an episode are not independent.
   (:func:`is_cheapest`), and its success next to ``fixed:k=0`` (the cheapest decision at
   every step) on the same episodes.
 - **Hard tasks**: its success against the best fixed allocation that spends no more tokens
-  (:func:`at_equal_tokens`), and against the best fixed allocation at any cost.
+  (:func:`at_equal_tokens`), and against the best fixed allocation at any cost; the same on
+  quality (the reward's Q), which separates strategies that all succeed.
 - **Trade-off**: drawn, not computed here (``pareto.png``, with the beta sweep as a curve).
 - **Generalisation**: the same comparisons on a suite or domain the controller was not trained
   on; the page says which folders those are.
@@ -27,9 +28,11 @@ import numpy as np
 from aip_sdk.bench.report import aggregate_strategies, best_fixed
 from aip_sdk.controllers.spec import parse_spec
 from aip_sdk.decision import Decision
+from aip_sdk.errors import ConfigError
 from aip_sdk.util import bootstrap_ci
 
 __all__ = [
+    "MEASURES",
     "Comparison",
     "EasySteps",
     "at_equal_tokens",
@@ -147,6 +150,12 @@ def easy_steps(
     )
 
 
+MEASURES = ("success", "quality")
+"""What claim 2 compares: success, or quality (the reward's Q, which the controller is trained
+to raise: the optimal step count over the steps taken on a success, 1 where no optimum is
+known, 0 on a failure)."""
+
+
 @attrs.frozen(kw_only=True)
 class Comparison:
     """A strategy against a fixed allocation on the same episodes.
@@ -154,19 +163,21 @@ class Comparison:
     Attributes:
         strategy: the strategy measured (e.g. ``learned``).
         other: the fixed allocation it is compared with.
+        measure: what is compared, one of :data:`MEASURES`.
         episodes: the shared episodes.
-        success: the strategy's success.
-        other_success: the fixed allocation's success.
-        difference: ``success - other_success`` (paired) and its 95% interval.
+        value: the strategy's mean ``measure``.
+        other_value: the fixed allocation's.
+        difference: ``value - other_value`` (paired) and its 95% interval.
         tokens: the strategy's mean total tokens per episode.
         other_tokens: the fixed allocation's.
     """
 
     strategy: str
     other: str
+    measure: str = "success"
     episodes: int
-    success: float
-    other_success: float
+    value: float
+    other_value: float
     difference: tuple[float, list[float]]
     tokens: float
     other_tokens: float
@@ -182,20 +193,31 @@ class Comparison:
         return lo > 0 or hi < 0
 
 
-def compare(results: dict[str, Any], strategy: str, other: str) -> Comparison | None:
-    """``strategy`` against ``other`` on the episodes both finished (``None`` if none)."""
+def _measure(measure: str) -> str:
+    if measure not in MEASURES:
+        raise ConfigError(f"unknown measure {measure!r}: use one of {', '.join(MEASURES)}")
+    return measure
+
+
+def compare(
+    results: dict[str, Any], strategy: str, other: str, *, measure: str = "success"
+) -> Comparison | None:
+    """``strategy`` against ``other`` on ``measure`` over the episodes both finished (``None``
+    if none)."""
+    _measure(measure)
     a, b = _episodes(results, strategy), _episodes(results, other)
     keys = sorted(set(a) & set(b))
     if not keys:
         return None
-    sa = [float(a[k]["success"]) for k in keys]
-    sb = [float(b[k]["success"]) for k in keys]
+    sa = [float(a[k][measure]) for k in keys]
+    sb = [float(b[k][measure]) for k in keys]
     return Comparison(
         strategy=strategy,
         other=other,
+        measure=measure,
         episodes=len(keys),
-        success=float(np.mean(sa)),
-        other_success=float(np.mean(sb)),
+        value=float(np.mean(sa)),
+        other_value=float(np.mean(sb)),
         difference=paired_difference(sa, sb),
         tokens=float(np.mean([_tokens(a[k]) for k in keys])),
         other_tokens=float(np.mean([_tokens(b[k]) for k in keys])),
@@ -203,20 +225,26 @@ def compare(results: dict[str, Any], strategy: str, other: str) -> Comparison | 
 
 
 def at_equal_tokens(
-    results: dict[str, Any], strategy: str = "learned", *, slack: float = 0.1
+    results: dict[str, Any],
+    strategy: str = "learned",
+    *,
+    slack: float = 0.1,
+    measure: str = "success",
 ) -> tuple[Comparison | None, Comparison | None]:
     """Claim 2 (better results on hard tasks): ``strategy`` against (the best fixed allocation
-    spending at most ``1 + slack`` times its tokens, the best fixed allocation at any cost).
+    on ``measure`` spending at most ``1 + slack`` times its tokens, the best fixed allocation on
+    ``measure`` at any cost).
 
     Either is ``None`` where no fixed allocation qualifies or ``strategy`` did not run.
     """
+    _measure(measure)
     rows = aggregate_strategies(results)
     mine = next((r for r in rows if r["strategy"] == strategy), None)
     if mine is None:
         return None, None
-    within = best_fixed(rows, max_tokens=(1 + slack) * mine["tokens"])
-    overall = best_fixed(rows)
+    within = best_fixed(rows, max_tokens=(1 + slack) * mine["tokens"], measure=measure)
+    overall = best_fixed(rows, measure=measure)
     return (
-        compare(results, strategy, within["strategy"]) if within else None,
-        compare(results, strategy, overall["strategy"]) if overall else None,
+        compare(results, strategy, within["strategy"], measure=measure) if within else None,
+        compare(results, strategy, overall["strategy"], measure=measure) if overall else None,
     )

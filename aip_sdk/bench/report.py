@@ -61,11 +61,11 @@ def sweep_beta(strategy: str) -> float | None:
 
 
 def sweep_curves(
-    rows: list[dict[str, Any]], shipped: Path | None = None
+    rows: list[dict[str, Any]], shipped: Path | None = None, measure: str = "success"
 ) -> list[tuple[str, list[tuple[float, float, float]]]]:
     """The beta sweeps among aggregated rows, one per controller family (files that differ only
-    in their ``-betaB`` suffix): ``[(family, [(tokens, success, beta), ...]), ...]``, sweeps of
-    two or more controllers only, points by tokens.
+    in their ``-betaB`` suffix): ``[(family, [(tokens, value, beta), ...]), ...]`` with value the
+    row's ``measure``, sweeps of two or more controllers only, points by tokens.
 
     ``shipped`` is the file the plain ``learned`` strategy loaded. The shipped controller is a
     copy of one sweep member, but its strategy name carries no beta; when a family holds a
@@ -75,11 +75,11 @@ def sweep_curves(
     sweeps: dict[str, dict[float, tuple[float, float, float]]] = {}
     for r in rows:
         if (swept := _swept(r["strategy"])) is not None:
-            sweeps.setdefault(swept[0], {})[swept[1]] = (r["tokens"], r["success"], swept[1])
+            sweeps.setdefault(swept[0], {})[swept[1]] = (r["tokens"], r[measure], swept[1])
     learned = next((r for r in rows if r["strategy"] == "learned"), None)
     if learned is not None and shipped is not None and (twin := _twin(shipped, sweeps)):
         family, beta = twin
-        sweeps[family].setdefault(beta, (learned["tokens"], learned["success"], beta))
+        sweeps[family].setdefault(beta, (learned["tokens"], learned[measure], beta))
     return sorted((f, sorted(p.values())) for f, p in sweeps.items() if len(p) > 1)
 
 
@@ -148,6 +148,7 @@ def aggregate_strategies(
                 "success": float(np.mean(succ)),
                 "ci": bootstrap_ci(succ),
                 "quality": float(np.mean([e["quality"] for e in eps])),
+                "quality_ci": bootstrap_ci([float(e["quality"]) for e in eps]),
                 # tokens: every token the model processed (evaluated prompt + generated)
                 "tokens": float(
                     np.mean(
@@ -165,35 +166,35 @@ def aggregate_strategies(
     return rows
 
 
-def fixed_frontier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def fixed_frontier(rows: list[dict[str, Any]], measure: str = "success") -> list[dict[str, Any]]:
     """The fixed allocations no other fixed one dominates, cheapest first.
 
-    A fixed row is on the frontier when every cheaper fixed row succeeds less often: the best
-    success a user can buy with fixed allocations at each budget. The Pareto plot draws it as a
+    A fixed row is on the frontier when every cheaper fixed row scores less on ``measure``
+    (``success``, or ``quality``: the reward's Q, :data:`aip_sdk.bench.claims.MEASURES`):
+    the best a user can buy with fixed allocations at each budget. The Pareto plot draws it as a
     staircase, so a strategy above it does better than any fixed allocation that costs as much.
-    Ties in tokens keep the more successful row. The model-free ``heuristic`` counts as the
-    allocation of no model compute at all (0 tokens): a strategy that spends tokens is measured
-    against it too.
+    Ties in tokens keep the better row. The model-free ``heuristic`` counts as the allocation of
+    no model compute at all (0 tokens): a strategy that spends tokens is measured against it too.
     """
     fixed = sorted(
         (r for r in rows if r["family"] in ("fixed", "heuristic") and not r["bound"]),
-        key=lambda r: (r["tokens"], -r["success"]),
+        key=lambda r: (r["tokens"], -r[measure]),
     )
     frontier: list[dict[str, Any]] = []
     for r in fixed:
-        if not frontier or r["success"] > frontier[-1]["success"]:
+        if not frontier or r[measure] > frontier[-1][measure]:
             frontier.append(r)
     return frontier
 
 
 def best_fixed(
-    rows: list[dict[str, Any]], *, max_tokens: float | None = None
+    rows: list[dict[str, Any]], *, max_tokens: float | None = None, measure: str = "success"
 ) -> dict[str, Any] | None:
-    """The fixed row (``fixed:*`` or the ``heuristic``) with the highest success, ties to fewer
-    total tokens: the dearest point of :func:`fixed_frontier` that spends at most
+    """The fixed row (``fixed:*`` or the ``heuristic``) that scores best on ``measure``, ties to
+    fewer total tokens: the dearest point of :func:`fixed_frontier` that spends at most
     ``max_tokens`` (any, by default)."""
     affordable = [
-        r for r in fixed_frontier(rows) if max_tokens is None or r["tokens"] <= max_tokens
+        r for r in fixed_frontier(rows, measure) if max_tokens is None or r["tokens"] <= max_tokens
     ]
     return affordable[-1] if affordable else None
 
@@ -229,9 +230,9 @@ def write_summary(results: dict[str, Any], path: Path) -> str:
 
 
 def write_pareto(results: dict[str, Any], path: Path) -> None:
-    """Success against mean total tokens (log x) per strategy, the fixed frontier and the oracle."""
+    """Success (top row) and quality (bottom row) against mean total tokens (log x) per strategy,
+    with the fixed frontier and the oracle: one column per suite and split."""
     import matplotlib
-    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -243,76 +244,85 @@ def write_pareto(results: dict[str, Any], path: Path) -> None:
     shipped = default_controller_path(results.get("model", {}).get("name") or None)
     # Each panel is a plot plus its legend to the right: wide enough that the plot keeps its
     # width however many strategies the legend lists.
-    fig, axes = plt.subplots(1, len(groups), figsize=(9.0 * len(groups), 4.6), squeeze=False)
-    for ax, group in zip(axes[0], groups):
+    fig, axes = plt.subplots(2, len(groups), figsize=(9.0 * len(groups), 9.2), squeeze=False)
+    for column, group in enumerate(groups):
         sub = [r for r in rows if (r["suite"], r["split"]) == group]
-        frontier = fixed_frontier(sub)
-        if frontier:
-            # Beyond its dearest point the frontier stays flat: more tokens buy nothing more.
-            xs = [max(r["tokens"], 1) for r in frontier]
-            ys = [r["success"] for r in frontier]
-            ax.step(
-                [*xs, max(max(r["tokens"], 1) for r in sub)],
-                [*ys, ys[-1]],
-                where="post",
-                color="0.6",
-                label="fixed allocations' frontier",
-                zorder=1,
-            )
-        marks = iter(_MARKS)
-        for r in sub:
-            x = max(r["tokens"], 1)
-            if r["bound"]:
-                ax.axhline(r["success"], ls="--", color="k", lw=1, label="oracle bound")
-                ax.scatter([x], [r["success"]], marker="*", s=120, color="k", zorder=3)
-                continue
-            marker, color = next(marks, ("o", None))
-            ax.errorbar(
-                [x],
-                [r["success"]],
-                yerr=[[r["success"] - r["ci"][0]], [r["ci"][1] - r["success"]]],
-                fmt=marker,
-                color=color,
-                capsize=3,
-                zorder=2,
-                label=strategy_label(r["strategy"]),
-            )
-        curves = sweep_curves(sub, shipped)
-        for (family, sweep), color in zip(curves, ("C3", "C4", "C5", "C6"), strict=False):
-            name = "learned, beta sweep" + (
-                f" ({Path(family).parent.name}/{Path(family).name})" if len(curves) > 1 else ""
-            )
-            ax.plot(
-                [max(t, 1) for t, _, _ in sweep],
-                [s for _, s, _ in sweep],
-                ":",
-                color=color,
-                label=name,
-                zorder=1,
-            )
-            for t, s, b in sweep:
-                ax.annotate(
-                    f"b={b:g}",
-                    (max(t, 1), s),
-                    fontsize=6,
-                    xytext=(3, -9),
-                    textcoords="offset points",
-                    color=color,
-                )
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        lo, hi = ax.get_xlim()
-        if hi < 10 * lo:  # under one decade the log axis has no labelled tick: use a few plain ones
-            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3))
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:.0f}"))
-        ax.set_xlabel("mean tokens per episode, evaluated + generated (log)")
-        ax.set_ylabel("success rate")
-        ax.set_title(f"{group[0]} ({group[1]})")
-        ax.set_ylim(-0.05, 1.05)
-        # Outside the axes: strategies often sit at the same success and nearby costs (all at 0
-        # where the model cannot solve a suite), where labels written next to points overlap.
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        ax.set_box_aspect(0.9)  # the plot keeps its shape; the legend takes the rest
+        for row, measure in enumerate(("success", "quality")):
+            _pareto_panel(axes[row][column], sub, measure, shipped)
+            axes[row][column].set_title(f"{group[0]} ({group[1]}): {measure}")
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def _pareto_panel(ax: Any, sub: list[dict[str, Any]], measure: str, shipped: Path | None) -> None:
+    """One panel of :func:`write_pareto`: ``measure`` (with its 95% interval) against tokens."""
+    import matplotlib.ticker
+
+    ci = "ci" if measure == "success" else f"{measure}_ci"
+    frontier = fixed_frontier(sub, measure)
+    if frontier:
+        # Beyond its dearest point the frontier stays flat: more tokens buy nothing more.
+        xs = [max(r["tokens"], 1) for r in frontier]
+        ys = [r[measure] for r in frontier]
+        ax.step(
+            [*xs, max(max(r["tokens"], 1) for r in sub)],
+            [*ys, ys[-1]],
+            where="post",
+            color="0.6",
+            label="fixed allocations' frontier",
+            zorder=1,
+        )
+    marks = iter(_MARKS)
+    for r in sub:
+        x = max(r["tokens"], 1)
+        if r["bound"]:
+            ax.axhline(r[measure], ls="--", color="k", lw=1, label="oracle bound")
+            ax.scatter([x], [r[measure]], marker="*", s=120, color="k", zorder=3)
+            continue
+        marker, color = next(marks, ("o", None))
+        ax.errorbar(
+            [x],
+            [r[measure]],
+            yerr=[[r[measure] - r[ci][0]], [r[ci][1] - r[measure]]],
+            fmt=marker,
+            color=color,
+            capsize=3,
+            zorder=2,
+            label=strategy_label(r["strategy"]),
+        )
+    curves = sweep_curves(sub, shipped, measure)
+    for (family, sweep), color in zip(curves, ("C3", "C4", "C5", "C6"), strict=False):
+        name = "learned, beta sweep" + (
+            f" ({Path(family).parent.name}/{Path(family).name})" if len(curves) > 1 else ""
+        )
+        ax.plot(
+            [max(t, 1) for t, _, _ in sweep],
+            [v for _, v, _ in sweep],
+            ":",
+            color=color,
+            label=name,
+            zorder=1,
+        )
+        for t, v, b in sweep:
+            ax.annotate(
+                f"b={b:g}",
+                (max(t, 1), v),
+                fontsize=6,
+                xytext=(3, -9),
+                textcoords="offset points",
+                color=color,
+            )
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    lo, hi = ax.get_xlim()
+    if hi < 10 * lo:  # under one decade the log axis has no labelled tick: use a few plain ones
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:.0f}"))
+    ax.set_xlabel("mean tokens per episode, evaluated + generated (log)")
+    ax.set_ylabel("success rate" if measure == "success" else f"mean {measure}")
+    ax.set_ylim(-0.05, 1.05)
+    # Outside the axes: strategies often sit at the same value and nearby costs (all at 0 where
+    # the model cannot solve a suite), where labels written next to points overlap.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_box_aspect(0.9)  # the plot keeps its shape; the legend takes the rest
