@@ -770,6 +770,7 @@ def train_controller(
             LivePhase,
             fixed_rules,
             load_traces,
+            require_copies,
             rules_table,
             sweep_path,
             train_controller,
@@ -801,10 +802,12 @@ def train_controller(
         from aip_sdk.controllers import make_controller
         from aip_sdk.registry import load_backend
 
-        if live_baseline is not None:
-            make_controller(live_baseline)  # a bad spec fails here, before any training
-
+        # a bad baseline fails here, before any training: a spec that is no strategy, or one
+        # that peeks on a suite that cannot be copied
+        baseline = make_controller(live_baseline) if live_baseline is not None else None
         tasks = tuple(pick_live_tasks(live_suite, live_tasks, seed))
+        if baseline is not None and baseline.needs_copy:
+            require_copies(tasks, f"--live-baseline {live_baseline}")
         live_backend = load_backend(
             backend_name, model_path=model or traces_set.model, notify=_picked, **backend_options
         )

@@ -543,6 +543,31 @@ def test_widen_collection_records_only_the_steps_where_the_rating_ties(tmp_path)
     assert not (tmp_path / "c.onnx").exists()
 
 
+def test_a_live_baseline_that_peeks_is_refused_on_a_suite_that_cannot_be_copied() -> None:
+    """The heuristic baseline peeks in copies: a live suite without them (MiniWoB++'s browser)
+    is refused before training, each suite's environment made once and closed."""
+    from aip_sdk.errors import ConfigError
+    from aip_sdk.training.pipeline import live_tasks, require_copies
+
+    class Browser:  # an environment with no clone(), as MiniWoB++'s
+        closed = 0
+
+        def close(self) -> None:
+            Browser.closed += 1
+
+    class Live:
+        name = "browser"
+
+        def make(self, task: str, split: str) -> Browser:
+            return Browser()
+
+    grid = live_tasks(["grid@train"], 3)
+    require_copies(grid, "--live-baseline heuristic")  # grid can be copied: no error
+    with pytest.raises(ConfigError, match="browser cannot be copied.*leave --live-baseline out"):
+        require_copies([*grid, (Live(), "test", "a"), (Live(), "test", "b")], "--live-baseline x")
+    assert Browser.closed == 1
+
+
 def test_a_live_episode_with_widen_asks_the_agent_only_where_the_rating_ties(tmp_path):
     """``LiveEnv(widen=True)`` plays as ``learned:widen=1`` serves: the rating's lone bests are
     taken with no agent step, each agent step is a tie and its decision is carried out among

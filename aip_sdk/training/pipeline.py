@@ -158,6 +158,35 @@ def live_tasks(specs: Sequence[str], per_suite: int, seed: int = 0) -> list[tupl
     return out
 
 
+def require_copies(tasks: Sequence[tuple[Any, str, str]], what: str) -> None:
+    """Fail now, before any training, where ``what`` (a live baseline that peeks, such as the
+    ``heuristic``) needs copies of environments that one of the live suites cannot give.
+
+    One environment per suite is made and closed (a browser starts and stops for MiniWoB++).
+
+    Raises:
+        ConfigError: a live suite's environment cannot be copied.
+    """
+    from aip_sdk.lookahead import can_copy
+
+    checked: set[str] = set()
+    for suite, split, task in tasks:
+        if suite.name in checked:
+            continue
+        checked.add(suite.name)
+        env = suite.make(task, split)
+        try:
+            copyable = can_copy(env)
+        finally:
+            env.close()
+        if not copyable:
+            raise ConfigError(
+                f"{what} peeks in copies of the environment, and {suite.name} cannot be copied "
+                f"(MiniWoB++ runs in a live browser): give --live-suite only suites that can "
+                f"be, or leave {what.split()[0]} out"
+            )
+
+
 def train_controller(
     train: Sequence[EpisodeTrace],
     table: Sequence[Decision],
