@@ -8,7 +8,9 @@ best. The rating reads only what the environment tells any agent, never labels o
 
 * success (sooner is better) dominates everything else;
 * each rejected action costs 1, each action that changed nothing 0.5, each return to a state
-  already seen in the episode or the rollout 0.5, an episode ended without success 5;
+  already seen in the episode or the rollout 0.5 for every earlier visit (a loop rates worse
+  each time round, so a choice that repeats itself at a tie cannot cycle for ever), an episode
+  ended without success 5;
 * the environment's reward is added, and so is twice its ``goal_progress`` (how near the goal,
   in [0, 1]: grid's distance, the PDDL suites' relaxed distance) at the end of the rollout,
   where the suite reports it.
@@ -30,7 +32,8 @@ records the longest and replay rates every shorter one with the same :func:`choo
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -58,6 +61,9 @@ __all__ = [
     "ties",
     "widen",
 ]
+
+Seen = Iterable[str] | Mapping[str, int]
+"""The states an episode has visited: keys (each occurrence one visit) or visit counts."""
 
 REJECTED = 1.0
 NO_CHANGE = 0.5
@@ -102,6 +108,8 @@ class RolloutStep:
         valid: the environment accepted it.
         changed: the state changed.
         repeat: the state after it had been seen before (in the episode or the rollout).
+        visits: how many times it had been seen before (0 in traces recorded before visits
+            were counted, where ``repeat`` stands for one).
         success: the goal was reached.
         terminated: the episode ended.
         reward: the environment's reward.
@@ -113,6 +121,7 @@ class RolloutStep:
     valid: bool = True
     changed: bool = True
     repeat: bool = False
+    visits: int = 0
     success: bool = False
     terminated: bool = False
     reward: float = 0.0
@@ -164,7 +173,7 @@ class Rollout:
             elif not s.changed:
                 total -= NO_CHANGE
             if s.repeat:
-                total -= REPEAT
+                total -= REPEAT * max(1, s.visits)
             if s.terminated:
                 total -= FAILED_END
         last = self.steps[-1].progress if self.steps else None
@@ -215,13 +224,16 @@ def rollout(
     *,
     horizon: int,
     seed: int,
-    seen: Iterable[str] = (),
+    seen: Seen = (),
 ) -> Rollout:
-    """Take ``candidate`` in a copy of ``env``, then up to ``horizon`` greedy steps."""
+    """Take ``candidate`` in a copy of ``env``, then up to ``horizon`` greedy steps.
+
+    ``seen``: the states visited so far, as keys (each occurrence one visit) or as visit
+    counts (a :class:`~aip_sdk.context.StepContext`'s ``states``)."""
     from aip_sdk.policy import derive_seed
 
     sim = copy_env(env)
-    visited = set(seen)
+    visited = Counter(seen)
     taken = list(history)
     steps: list[RolloutStep] = []
     action, cost = candidate, Cost()
@@ -237,7 +249,8 @@ def rollout(
                     action=action,
                     valid=bool(info.get("valid", True)),
                     changed=bool(info.get("changed", True)),
-                    repeat=key in visited,
+                    repeat=visited[key] > 0,
+                    visits=visited[key],
                     success=bool(info.get("success")),
                     terminated=bool(terminated) and not info.get("success"),
                     reward=float(reward),
@@ -245,7 +258,7 @@ def rollout(
                     cost=cost,
                 )
             )
-            visited.add(key)
+            visited[key] += 1
             if info.get("success") or terminated or truncated or i == horizon:
                 ended = i < horizon  # stopped by the environment, not the horizon
                 break
@@ -272,10 +285,10 @@ def choose(rollouts: Sequence[Rollout]) -> Rollout:
 
 
 def peek_every(
-    env: Any, actions: Sequence[str], history: Sequence[str], *, seen: Iterable[str] = ()
+    env: Any, actions: Sequence[str], history: Sequence[str], *, seen: Seen = ()
 ) -> list[Rollout]:
     """Every admissible action tried alone in a copy of ``env`` (peek, no model call)."""
-    visited = tuple(seen)
+    visited = Counter(seen)
     return [
         rollout(None, env, a, history, horizon=0, seed=0, seen=visited)
         for a in dict.fromkeys(actions)
@@ -285,7 +298,7 @@ def peek_every(
 def peek_step(env: Any, actions: Sequence[str], context: StepContext) -> list[Rollout]:
     """:func:`peek_every` at an episode's current step: the history and the states seen so far
     come from its :class:`~aip_sdk.context.StepContext` (what every rate-first path reads)."""
-    return peek_every(env, actions, context.history, seen=list(context.states))
+    return peek_every(env, actions, context.history, seen=context.states)
 
 
 def rated_best(peeked: Sequence[Rollout]) -> list[str]:
@@ -324,7 +337,7 @@ def look_ahead(
     *,
     horizon: int,
     seed: int,
-    seen: Iterable[str] = (),
+    seen: Seen = (),
     peek_first: bool = False,
 ) -> tuple[str, list[Rollout], Cost]:
     """Choose among ``candidates`` (distinct, in vote order) by rollouts in copies of ``env``.
@@ -336,7 +349,8 @@ def look_ahead(
         history: the actions taken so far.
         horizon: continuation steps after the candidate (``h``).
         seed: the step's seed.
-        seen: state keys already visited in the episode (repeats are penalised).
+        seen: the states visited in the episode, as keys or visit counts (repeats are
+            penalised, once per earlier visit).
         peek_first: peek first and roll out ``horizon`` steps only the candidates peek rates
             equally best (:func:`ties`); a lone best is taken with no model call.
 
@@ -345,7 +359,7 @@ def look_ahead(
     """
     if not candidates:
         raise ConfigError("lookahead needs at least one candidate")
-    visited = tuple(seen)
+    visited = Counter(seen)
 
     def run(action: str, h: int) -> Rollout:
         return rollout(policy, env, action, history, horizon=h, seed=seed, seen=visited)

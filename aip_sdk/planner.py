@@ -429,7 +429,7 @@ class Planner:
                 ctx.history,
                 horizon=first.lookahead,
                 seed=derive_seed(seed, ROLLOUT_SALT),
-                seen=list(ctx.states),
+                seen=ctx.states,
                 peek_first=bool(first.peek) and tied is None,
             )
             cost = cost + look_cost

@@ -323,7 +323,7 @@ class Collector:
                         ctx.history,
                         horizon=self.horizon,
                         seed=derive_seed(step_seed, ROLLOUT_SALT),
-                        seen=list(ctx.states),
+                        seen=ctx.states,
                     )
             step = StepTrace(
                 index=t,
