@@ -193,10 +193,9 @@ class Comparison:
         return lo > 0 or hi < 0
 
 
-def _measure(measure: str) -> str:
+def _check_measure(measure: str) -> None:
     if measure not in MEASURES:
         raise ConfigError(f"unknown measure {measure!r}: use one of {', '.join(MEASURES)}")
-    return measure
 
 
 def compare(
@@ -204,7 +203,7 @@ def compare(
 ) -> Comparison | None:
     """``strategy`` against ``other`` on ``measure`` over the episodes both finished (``None``
     if none)."""
-    _measure(measure)
+    _check_measure(measure)
     a, b = _episodes(results, strategy), _episodes(results, other)
     keys = sorted(set(a) & set(b))
     if not keys:
@@ -237,7 +236,7 @@ def at_equal_tokens(
 
     Either is ``None`` where no fixed allocation qualifies or ``strategy`` did not run.
     """
-    _measure(measure)
+    _check_measure(measure)
     rows = aggregate_strategies(results)
     mine = next((r for r in rows if r["strategy"] == strategy), None)
     if mine is None:
