@@ -8,11 +8,11 @@
 # on first (qwen2.5-coder-0.5b on grid and Blocksworld), then the other suites and Logistics (the
 # unseen domain), then the costly strategies on a subset, then qwen2.5-coder-1.5b.
 #   DRY_RUN=1 bash scripts/results.sh   prints the commands instead of running them.
-# Size at the defaults (10 tasks, 3 seeds): 2,832 episodes (168 of them the model-free heuristic,
+# Size at the defaults (10 tasks, 3 seeds): 3,000 episodes (168 of them the model-free heuristic,
 # seconds in all). Measured per episode on one core of the 2-core development machine
 # (2026-11-27): the 0.5B model 37-59 s on grid; the 1.5B model 80-204 s on grid, 133-295 s on
-# Blocksworld, 340-370 s on Logistics `short`. The 1.5B part alone (960 episodes, 60 of them the
-# heuristic) is about 57 core-hours: plan on days with 2 cores, or run it where there are more
+# Blocksworld, 340-370 s on Logistics `short`. The 1.5B part alone (1,020 episodes, 60 of them the
+# heuristic) is about 60 core-hours: plan on days with 2 cores, or run it where there are more
 # (--workers follows nproc). Every folder resumes where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,11 +41,13 @@ CHEAP_NOCOPY=(--strategy fixed:k=0 --strategy fixed:k=1 --strategy fixed:k=4
 # Peek (each candidate tried alone in a copy, no rollout), the gate that peeks by default and
 # looks ahead once the episode has gone 2 steps without goal progress, peek over every action
 # with the samples first (widen), the controller asked only where that rating ties
-# (learned:widen=1), and the model-free floor: the environment's rating of every admissible
-# action alone (heuristic, no token): copyable suites only.
+# (learned:widen=1), a one-step lookahead over the tied actions alone (the best quality on
+# grid and Logistics, docs/results-baselines.md), and the model-free floor: the environment's
+# rating of every admissible action alone (heuristic, no token): copyable suites only.
 CHEAP=("${CHEAP_NOCOPY[@]}" --strategy fixed:k=4,lookahead=1 --strategy fixed:k=4,peek=1
        --strategy conf:threshold=0,low_k=4,low_peek=1,high_k=4,high_depth=0,high_lookahead=1,stall=2
-       --strategy fixed:k=4,peek=1,widen=1 --strategy learned:widen=1 --strategy heuristic)
+       --strategy fixed:k=4,peek=1,widen=1 --strategy fixed:k=4,peek=1,widen=1,lookahead=1
+       --strategy learned:widen=1 --strategy heuristic)
 # Dearer: on seed 0 of every task (the same tasks come first in every folder).
 COSTLY=(--strategy fixed:k=4,lookahead=2 --strategy fixed:k=1,depth=1 --strategy sc:k=8
         --strategy ac --strategy esc --strategy oracle)
