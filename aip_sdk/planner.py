@@ -137,8 +137,7 @@ class Planner:
         ctrl = self.controller
         if isinstance(ctrl, LearnedController):
             if ctrl.shipped:  # the controller shipped for this model, where there is one
-                path = default_controller_path(self.backend.model_name, widen=ctrl.widen == 1)
-                ctrl = attrs.evolve(ctrl, path=path)
+                ctrl = attrs.evolve(ctrl, path=default_controller_path(self.backend.model_name))
                 object.__setattr__(self, "controller", ctrl)
             ctrl.check_model(self.backend.model_name)
         policy = Policy(

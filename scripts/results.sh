@@ -39,12 +39,11 @@ CHEAP_NOCOPY=(--strategy fixed:k=0 --strategy fixed:k=1 --strategy fixed:k=4
               --strategy conf:threshold=0.6,low_k=0,high_k=4,high_depth=0 --strategy learned
               --strategy ac:depth=0 --strategy esc:depth=0)
 # Peek (each candidate tried alone in a copy, no rollout), the gate that peeks by default and
-# looks ahead once the episode has gone 2 steps without goal progress, peek over every action with
-# the samples first (widen), the controller asked only where that rating ties (learned:widen=1:
-# the model's tie controller where one is shipped), a one-step lookahead over the tied actions
-# alone (the best quality on grid and Logistics, docs/results-baselines.md), and the model-free
-# floor: the environment's rating of every admissible action alone (heuristic, no token): copyable
-# suites only.
+# looks ahead once the episode has gone 2 steps without goal progress, peek over every action
+# with the samples first (widen), the controller asked only where that rating ties
+# (learned:widen=1), a one-step lookahead over the tied actions alone (the best quality on
+# grid and Logistics, docs/results-baselines.md), and the model-free floor: the environment's
+# rating of every admissible action alone (heuristic, no token): copyable suites only.
 CHEAP=("${CHEAP_NOCOPY[@]}" --strategy fixed:k=4,lookahead=1 --strategy fixed:k=4,peek=1
        --strategy conf:threshold=0,low_k=4,low_peek=1,high_k=4,high_depth=0,high_lookahead=1,stall=2
        --strategy fixed:k=4,peek=1,widen=1 --strategy fixed:k=4,peek=1,widen=1,lookahead=1

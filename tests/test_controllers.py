@@ -216,26 +216,3 @@ def test_each_reference_model_gets_its_own_shipped_controller_and_others_are_war
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ctrl.check_model("SmolLM2-135M-Instruct-Q4_1")  # once per controller
-
-
-def test_learned_at_ties_loads_the_tie_controller_shipped_for_the_model():
-    """``learned:widen=1`` with the 0.5B model loads the controller trained on its tied steps
-    (``collect --widen``: rates first, holds the model-free decision); plain ``learned`` keeps
-    the one trained at every step, and a model with no tie controller falls back to its own."""
-    from aip_sdk.controllers.learned import LearnedController, default_controller_path
-    from aip_sdk.decision import Decision
-    from aip_sdk.models import CATALOGUE
-
-    q05, q15 = "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"
-    stem = CATALOGUE[q05].filename.removesuffix(".gguf")
-    for key in (q05, stem):
-        ties = LearnedController.shipped_for(key, widen=1)
-        assert ties.path.name == f"controller-{q05}-ties.onnx" and ties.spec == "learned:widen=1"
-        assert ties.rates_first and ties.metadata["aip.widen"] == "1" and ties.model == stem
-        assert Decision(k=0, peek=1, widen=1) in ties.table
-        assert ties.path.stat().st_size < 64 * 1024
-    every_step = LearnedController.shipped_for(q05)
-    assert every_step.path.name == f"controller-{q05}.onnx" and not every_step.rates_first
-    assert LearnedController.shipped_for(q05, widen=0).path == every_step.path
-    assert default_controller_path(q15, widen=True).name == f"controller-{q15}.onnx"
-    assert default_controller_path(None, widen=True).name == "controller.onnx"

@@ -134,24 +134,6 @@ def test_default_controller_is_the_shipped_learned_one():
     assert rec.decision in p.controller.table
 
 
-def test_the_planner_serves_the_tie_controller_shipped_for_its_model_at_ties():
-    """``learned:widen=1`` on a backend running the 0.5B model gets that model's tie controller;
-    plain ``learned`` its controller for every step."""
-    from aip_sdk.models import CATALOGUE
-
-    q05 = "qwen2.5-coder-0.5b-instruct"
-
-    class Q05(ScriptedBackend):
-        @property
-        def model_name(self) -> str:
-            return CATALOGUE[q05].filename.removesuffix(".gguf")
-
-    ties = Planner(backend=Q05(), controller="learned:widen=1").controller
-    every = Planner(backend=Q05(), controller="learned").controller
-    assert ties.path.name == f"controller-{q05}-ties.onnx" and ties.rates_first
-    assert every.path.name == f"controller-{q05}.onnx" and not every.rates_first
-
-
 def test_an_environment_failure_fails_the_episode_and_keeps_the_steps(blocksworld):
     from aip_sdk import EnvError
 

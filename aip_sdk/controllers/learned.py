@@ -31,15 +31,12 @@ META_SCHEMA = "aip.feature_schema"
 META_TABLE = "aip.decision_table"
 
 
-def default_controller_path(model: str | None = None, *, widen: bool = False) -> Path:
+def default_controller_path(model: str | None = None) -> Path:
     """The controller shipped inside the package for ``model``.
 
     ``model`` is a catalogue name or a backend's model name (the GGUF file stem). A reference
     model has its own controller (``aip_sdk/data/controller-NAME.onnx``); any other model, and
-    ``None``, gets the embedded default model's (``aip_sdk/data/controller.onnx``). With
-    ``widen`` (``learned:widen=1``: asked only where the environment's rating ties) a model's
-    controller trained on such steps (``controller-NAME-ties.onnx``) comes first where one is
-    shipped.
+    ``None``, gets the embedded default model's (``aip_sdk/data/controller.onnx``).
     """
     data = resources.files("aip_sdk") / "data"
     if model:
@@ -47,11 +44,9 @@ def default_controller_path(model: str | None = None, *, widen: bool = False) ->
 
         for spec in CATALOGUE.values():
             if model in (spec.name, Path(spec.filename).stem):
-                names = [f"controller-{spec.name}-ties.onnx"] if widen else []
-                for name in [*names, f"controller-{spec.name}.onnx"]:
-                    own = data / name
-                    if own.is_file():
-                        return Path(str(own))
+                own = data / f"controller-{spec.name}.onnx"
+                if own.is_file():
+                    return Path(str(own))
     return Path(str(data / DEFAULT_CONTROLLER_FILE))
 
 
@@ -203,7 +198,7 @@ class LearnedController:
         cls, model: str | None = None, *, widen: int | None = None
     ) -> LearnedController:
         """The controller shipped for ``model`` (see :func:`default_controller_path`)."""
-        return cls(default_controller_path(model, widen=widen == 1), shipped=True, widen=widen)
+        return cls(default_controller_path(model), shipped=True, widen=widen)
 
     def logits(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Raw policy logits for a batch of feature rows."""
